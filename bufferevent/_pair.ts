@@ -1,0 +1,112 @@
+/**
+ * The pair transport: two bufferevents joined in memory. Output moves into the partner's input
+ * (chunks are relinked, not copied) up to the partner's read high watermark.
+ *
+ * @module
+ */
+
+import { ActiveEntry } from "../reactor/_active.ts";
+import { EV_WRITE } from "../reactor/constants.ts";
+import type { BevBackend } from "./_backend.ts";
+import type { Bufferevent } from "./bufferevent.ts";
+import {
+  BEV_EVENT_EOF,
+  BEV_EVENT_READING,
+  BEV_FINISHED,
+  BEV_FLUSH,
+  BEV_NORMAL,
+} from "./constants.ts";
+
+class PairEntry extends ActiveEntry {
+  constructor(readonly pb: PairBackend) {
+    super();
+  }
+  _run(): void {
+    this.pb.transfer(false);
+  }
+}
+
+/** @ignore */
+export class PairBackend implements BevBackend {
+  readonly bev: Bufferevent;
+  partner: PairBackend | null = null;
+  #entry: PairEntry;
+
+  constructor(bev: Bufferevent) {
+    this.bev = bev;
+    this.#entry = new PairEntry(this);
+    this.#entry._pri = bev._base._defaultPriority();
+    bev._output._setAddHook(() => this.outputAdded());
+  }
+
+  getConn(): Deno.Conn | null {
+    return null;
+  }
+
+  busy(): boolean {
+    return false;
+  }
+
+  kick(): void {
+    this.#schedule();
+    this.partner?.#schedule();
+  }
+
+  outputAdded(): void {
+    this.#schedule();
+  }
+
+  afterCallback(): void {
+    if (this.bev._output.length > 0) this.#schedule();
+    // Our reader drained input: the partner may move more in.
+    if (this.partner !== null && this.partner.bev._output.length > 0) this.partner.#schedule();
+  }
+
+  flush(iotype: number, mode: number): number {
+    if (mode === BEV_NORMAL || (iotype & EV_WRITE) === 0) return 0;
+    const moved = this.transfer(true);
+    if (mode === BEV_FINISHED && this.partner !== null) {
+      this.partner.bev._runEventcb(BEV_EVENT_EOF | BEV_EVENT_READING);
+    }
+    return mode === BEV_FLUSH || moved ? (moved ? 1 : 0) : 0;
+  }
+
+  free(): void {
+    this.bev._base._deactivate(this.#entry);
+    this.bev._output._setAddHook(null);
+    const p = this.partner;
+    this.partner = null;
+    if (p !== null) {
+      p.partner = null;
+      // libevent just unlinks; users expect the other end to see the close.
+      p.bev._runEventcb(BEV_EVENT_EOF | BEV_EVENT_READING);
+    }
+    this.bev._input.free();
+    this.bev._output.free();
+  }
+
+  #schedule(): void {
+    if (!this.bev._freed && this.bev._output.length > 0) {
+      this.bev._base._activateEntry(this.#entry);
+    }
+  }
+
+  /** Moves our output into the partner's input. Returns whether anything moved. */
+  transfer(ignoreWatermarks: boolean): boolean {
+    const p = this.partner;
+    const bev = this.bev;
+    if (p === null || bev._freed) return false;
+    const out = bev._output;
+    if (out.length === 0) return false;
+    if (!ignoreWatermarks && (!bev._writeActive() || !p.bev._readActive())) return false;
+    const dst = p.bev._input;
+    let n = out.length;
+    const high = p.bev._wmReadHigh;
+    if (!ignoreWatermarks && high > 0) n = Math.min(n, Math.max(0, high - dst.length));
+    if (n === 0) return false;
+    out._removeBufferInternal(dst, n);
+    p.bev._readDone(n);
+    bev._wroteDone(n);
+    return true;
+  }
+}

@@ -1,0 +1,400 @@
+/**
+ * The socket transport of a bufferevent. Reads complete into a pooled block the bufferevent
+ * holds; the completion only records the byte count and queues the bufferevent's preallocated
+ * entry, and in dispatch the range becomes a zero-copy chunk of the input. Writes go out from the
+ * output's own chunks and are drained when they complete.
+ *
+ * @module
+ */
+
+import { ActiveEntry } from "../reactor/_active.ts";
+import { EV_READ, EV_WRITE } from "../reactor/constants.ts";
+import type { BevBackend } from "./_backend.ts";
+import { BlockPool, defaultPool, type PooledBlock } from "./_pool.ts";
+import type { Bufferevent, GetaddrinfoResolver, ResolvedAddr } from "./bufferevent.ts";
+import {
+  BEV_EVENT_CONNECTED,
+  BEV_EVENT_EOF,
+  BEV_EVENT_ERROR,
+  BEV_EVENT_READING,
+  BEV_EVENT_WRITING,
+  BEV_FINISHED,
+} from "./constants.ts";
+
+/** Idle connections read into small blocks; busy ones switch to the 64 KiB pool. */
+const smallPool = new BlockPool(4096, 1024);
+/** A block with less room than this is replaced before the next read. */
+const MIN_TAIL = 1024;
+/** No new read while a write is pending and this much output waits (read-ahead cap). */
+const READ_AHEAD_CAP = 1024 * 1024;
+/** Largest single write handed to the runtime. */
+const MAX_WRITE = 4 * 1024 * 1024;
+const SCRATCH = 64 * 1024;
+
+const ST_READ = 1;
+const ST_WROTE = 2;
+const ST_WRITE_START = 4;
+const ST_CONNECTED = 8;
+const ST_CONNECT_FAILED = 16;
+
+class SocketEntry extends ActiveEntry {
+  constructor(readonly sb: SocketBackend) {
+    super();
+  }
+  _run(): void {
+    this.sb.run();
+  }
+}
+
+function isCancellation(e: unknown): boolean {
+  return e instanceof Deno.errors.Interrupted || e instanceof Deno.errors.BadResource;
+}
+
+/** @ignore */
+export class SocketBackend implements BevBackend {
+  readonly bev: Bufferevent;
+  conn: Deno.Conn | null = null;
+  #noDelay: boolean;
+  #entry: SocketEntry;
+  #state = 0;
+  #reading = false;
+  #writing = false;
+  #connecting = false;
+  #eof = false;
+  #closed = false;
+  #finishing = false;
+  #shutdown = false;
+  #block: PooledBlock | null = null;
+  #blockOff = 0;
+  #readLen = 0;
+  #readResult: number | null = 0;
+  #readErr: unknown = null;
+  #big = false;
+  #smallReads = 0;
+  #wrote = 0;
+  #writeErr: unknown = null;
+  #scratch: Uint8Array | null = null;
+  #connectErr: unknown = null;
+  #onRead: (n: number | null) => void;
+  #onReadErr: (e: unknown) => void;
+  #onWrote: (n: number) => void;
+  #onWriteErr: (e: unknown) => void;
+
+  constructor(bev: Bufferevent, conn: Deno.Conn | null, noDelay: boolean) {
+    this.bev = bev;
+    this.#noDelay = noDelay;
+    this.#entry = new SocketEntry(this);
+    this.#entry._pri = bev._base._defaultPriority();
+    this.#onRead = (n) => {
+      this.#reading = false;
+      this.#readResult = n;
+      this.#queue(ST_READ);
+    };
+    this.#onReadErr = (e) => {
+      this.#reading = false;
+      this.#readErr = e;
+      this.#queue(ST_READ);
+    };
+    this.#onWrote = (n) => this.#writeCompleted(n);
+    this.#onWriteErr = (e) => {
+      this.#writing = false;
+      this.#writeErr = e;
+      this.#queue(ST_WROTE);
+    };
+    // Hook output additions made outside our callbacks: they start a write on the next pass.
+    bev._output._setAddHook(() => this.outputAdded());
+    if (conn !== null) this.#attach(conn);
+  }
+
+  getConn(): Deno.Conn | null {
+    return this.conn;
+  }
+
+  busy(): boolean {
+    if (this.#closed) return false;
+    if (this.#connecting || this.#writing || this.#reading) return true;
+    if (this.conn === null) return false;
+    return (this.bev._readActive() && !this.#eof) ||
+      (this.bev._output.length > 0 && this.bev._writeActive());
+  }
+
+  kick(): void {
+    if (this.conn === null || this.#closed) return;
+    this.#startRead();
+    if (this.bev._inCb === 0 && this.bev._output.length > 0 && !this.#writing) {
+      this.#queue(ST_WRITE_START);
+    }
+  }
+
+  outputAdded(): void {
+    if (this.#writing || this.bev._inCb > 0 || this.conn === null) return;
+    this.#queue(ST_WRITE_START);
+  }
+
+  afterCallback(): void {
+    // What the callback wrote goes out in one write, before the next read is re-armed.
+    if (!this.#writing) this.#startWrite();
+    this.#startRead();
+    this.bev._updateHold();
+  }
+
+  flush(iotype: number, mode: number): number {
+    if ((iotype & EV_WRITE) !== 0 && mode === BEV_FINISHED) {
+      this.#finishing = true;
+      this.#maybeShutdown();
+    }
+    return 0;
+  }
+
+  free(): void {
+    const bev = this.bev;
+    bev._output._setAddHook(null);
+    bev._base._deactivate(this.#entry);
+    const inFlightRead = this.#reading;
+    const inFlightWrite = this.#writing;
+    if (bev._closeOnFree() && this.conn !== null && !this.#closed) {
+      this.#closed = true;
+      try {
+        this.conn.close();
+      } catch { /* already closed */ }
+    }
+    this.#closed = true;
+    // A read still in flight may yet write into its block, and a write in flight still reads
+    // from the output's chunks: leave those to the garbage collector instead of the pool.
+    if (this.#block !== null && !inFlightRead) this.#block.release();
+    this.#block = null;
+    bev._input.free();
+    if (!inFlightWrite) bev._output.free();
+  }
+
+  connect(addr: Deno.ConnectOptions | Deno.UnixConnectOptions): void {
+    if (this.conn !== null || this.#connecting) throw new TypeError("already connected");
+    this.#connecting = true;
+    this.bev._setConnecting(true);
+    this.bev._updateHold();
+    const p = "path" in addr
+      ? Deno.connect(addr as Deno.UnixConnectOptions)
+      : Deno.connect(addr as Deno.ConnectOptions);
+    p.then((c) => {
+      this.#connecting = false;
+      if (this.#closed) {
+        c.close();
+        return;
+      }
+      this.#attach(c);
+      this.#queue(ST_CONNECTED);
+    }, (e) => {
+      this.#connecting = false;
+      this.#connectErr = e;
+      this.#queue(ST_CONNECT_FAILED);
+    });
+  }
+
+  connectHostname(
+    dns: GetaddrinfoResolver | null,
+    family: number,
+    hostname: string,
+    port: number,
+  ): void {
+    if (this.conn !== null || this.#connecting) throw new TypeError("already connected");
+    const host = hostname.startsWith("[") && hostname.endsWith("]")
+      ? hostname.slice(1, -1)
+      : hostname;
+    if (dns === null) {
+      // The system resolver: Deno.connect resolves names itself.
+      this.connect({ hostname: host, port });
+      return;
+    }
+    this.#connecting = true;
+    this.bev._setConnecting(true, true);
+    this.bev._updateHold();
+    dns.getaddrinfo(
+      host,
+      String(port),
+      { family, socktype: 1, protocol: 6 },
+      (err: number, res: ResolvedAddr[] | null) => {
+        this.#connecting = false;
+        this.bev._setConnecting(false, true);
+        if (this.#closed || this.bev._freed) return;
+        if (err !== 0 || res === null || res.length === 0) {
+          this.bev._dnsError = err !== 0 ? err : -908; // EVUTIL_EAI_NONAME
+          this.#connectErr = new Deno.errors.NotFound(`cannot resolve ${host}`);
+          this.#queue(ST_CONNECT_FAILED);
+          return;
+        }
+        this.connect({ hostname: res[0]!.address, port });
+      },
+    );
+  }
+
+  /** Runs queued completions in dispatch. */
+  run(): void {
+    const st = this.#state;
+    this.#state = 0;
+    const bev = this.bev;
+    if (bev._freed) return;
+    if ((st & ST_CONNECT_FAILED) !== 0) {
+      bev._setConnecting(false);
+      bev._fail(BEV_EVENT_ERROR, this.#connectErr);
+      bev._updateHold();
+      return;
+    }
+    if ((st & ST_CONNECTED) !== 0) {
+      bev._setConnecting(false);
+      bev._runEventcb(BEV_EVENT_CONNECTED);
+      if (bev._freed) return;
+      if (bev._output.length <= bev._wmWriteLow) bev._runWritecb();
+      if (bev._freed) return;
+    }
+    if ((st & ST_READ) !== 0) this.#readCompleted();
+    if (bev._freed) return;
+    if ((st & ST_WROTE) !== 0) this.#wroteCompleted();
+    if (bev._freed) return;
+    this.#startWrite();
+    this.#startRead();
+    bev._updateHold();
+  }
+
+  #attach(c: Deno.Conn): void {
+    this.conn = c;
+    const tc = c as Deno.TcpConn;
+    if (this.#noDelay && typeof tc.setNoDelay === "function") {
+      try {
+        tc.setNoDelay(true);
+      } catch { /* not a TCP connection */ }
+    }
+    // Only a running loop keeps the process alive, never a pending read.
+    if (typeof tc.unref === "function") tc.unref();
+    this.#startRead();
+    this.bev._updateHold();
+  }
+
+  #queue(flag: number): void {
+    this.#state |= flag;
+    this.bev._base._activateEntry(this.#entry);
+  }
+
+  #startRead(): void {
+    const bev = this.bev;
+    if (
+      this.#reading || this.#eof || this.#closed || this.conn === null || this.#connecting ||
+      !bev._readActive()
+    ) return;
+    if (this.#writing && bev._output.length >= READ_AHEAD_CAP) return;
+    let lim = bev._readLimit();
+    if (lim === 0) return;
+    let block = this.#block;
+    const pool = this.#big ? defaultPool : smallPool;
+    if (block === null || block.buf.length !== pool.blockSize || block.buf.length - this.#blockOff < MIN_TAIL) {
+      if (block !== null) block.release();
+      block = this.#block = pool.acquire();
+      this.#blockOff = 0;
+    }
+    const room = block.buf.length - this.#blockOff;
+    if (lim < 0 || lim > room) lim = room;
+    this.#readLen = lim;
+    this.#reading = true;
+    this.conn.read(block.buf.subarray(this.#blockOff, this.#blockOff + lim)).then(
+      this.#onRead,
+      this.#onReadErr,
+    );
+  }
+
+  #readCompleted(): void {
+    const bev = this.bev;
+    const err = this.#readErr;
+    if (err !== null) {
+      this.#readErr = null;
+      if (this.#closed) return;
+      if (isCancellation(err) && this.#shutdown) return;
+      this.#eof = true;
+      bev._fail(BEV_EVENT_READING | BEV_EVENT_ERROR, err);
+      return;
+    }
+    const n = this.#readResult;
+    if (n === null) {
+      this.#eof = true;
+      bev._disableFor(BEV_EVENT_READING);
+      bev._runEventcb(BEV_EVENT_READING | BEV_EVENT_EOF);
+      return;
+    }
+    const block = this.#block!;
+    const off = this.#blockOff;
+    bev._input._addShared(block, off, off + n);
+    this.#blockOff = off + n;
+    // Grow to the big pool while reads come back full; shrink when they stay small.
+    if (n === this.#readLen && n >= 2048) {
+      this.#big = true;
+      this.#smallReads = 0;
+    } else if (this.#big && n < 2048 && ++this.#smallReads >= 4) {
+      this.#big = false;
+    }
+    bev._readDone(n);
+  }
+
+  #startWrite(): void {
+    const bev = this.bev;
+    const out = bev._output;
+    if (this.#writing || this.#closed || this.conn === null || this.#connecting) return;
+    if (out.length === 0) {
+      this.#maybeShutdown();
+      return;
+    }
+    if (!bev._writeActive() || this.#shutdown) return;
+    let max = bev._writeLimit();
+    if (max === 0) return;
+    if (max < 0 || max > MAX_WRITE) max = MAX_WRITE;
+    if (this.#scratch === null) this.#scratch = new Uint8Array(SCRATCH);
+    const chunk = out._peekWrite(max, this.#scratch);
+    this.#writing = true;
+    bev._armWriteTimer();
+    this.conn.write(chunk).then(this.#onWrote, this.#onWriteErr);
+  }
+
+  #writeCompleted(n: number): void {
+    this.#writing = false;
+    const bev = this.bev;
+    if (this.#closed || bev._freed) return;
+    if (!bev._observesWrites() && !this.#finishing) {
+      // Nobody can observe this write: finish it here, without a dispatch pass.
+      bev._output._drainInternal(n);
+      if (bev._output.length > 0) this.#startWrite();
+      else if (this.#state === 0) {
+        this.#startRead();
+        bev._updateHold();
+      }
+      return;
+    }
+    this.#wrote += n;
+    this.#queue(ST_WROTE);
+  }
+
+  #wroteCompleted(): void {
+    const bev = this.bev;
+    const err = this.#writeErr;
+    if (err !== null) {
+      this.#writeErr = null;
+      if (this.#closed) return;
+      bev._fail(BEV_EVENT_WRITING | BEV_EVENT_ERROR, err);
+      return;
+    }
+    const n = this.#wrote;
+    this.#wrote = 0;
+    if (n > 0) {
+      bev._output._drainInternal(n);
+      bev._wroteDone(n);
+    }
+  }
+
+  #maybeShutdown(): void {
+    if (!this.#finishing || this.#shutdown || this.#writing || this.conn === null) return;
+    if (this.bev._output.length > 0) return;
+    this.#shutdown = true;
+    this.conn.closeWrite().catch(() => {/* the peer is gone: the read side reports it */});
+  }
+
+  /** Used by the read-ahead cap: a read may be due once writes drained. */
+  readActive(): boolean {
+    return this.bev._readActive() && (this.bev._enabled & EV_READ) !== 0;
+  }
+}

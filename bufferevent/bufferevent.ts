@@ -1,0 +1,762 @@
+/**
+ * `Bufferevent`: a connection with an input and an output `Evbuffer`, libevent's callbacks,
+ * watermarks, timeouts and rate limits. The transport behind it is a socket, the other end of a
+ * pair, or another bufferevent seen through filters.
+ *
+ * @module
+ */
+
+import { ActiveEntry } from "../reactor/_active.ts";
+import { InternalTimer } from "../reactor/_internal_timer.ts";
+import { EV_READ, EV_WRITE } from "../reactor/constants.ts";
+import { EvError } from "../reactor/errors.ts";
+import type { EventBase } from "../reactor/event_base.ts";
+import {
+  type BevBackend,
+  SUSPEND_CONNECTING,
+  SUSPEND_LOOKUP,
+  SUSPEND_RATE,
+  SUSPEND_WM,
+} from "./_backend.ts";
+import { FilterBackend } from "./_filter.ts";
+import { PairBackend } from "./_pair.ts";
+import { SocketBackend } from "./_socket.ts";
+import {
+  BEV_EVENT_CONNECTED,
+  BEV_EVENT_READING,
+  BEV_EVENT_TIMEOUT,
+  BEV_EVENT_WRITING,
+  BEV_OPT_CLOSE_ON_FREE,
+  BEV_OPT_DEFER_CALLBACKS,
+  BEV_OPT_UNLOCK_CALLBACKS,
+} from "./constants.ts";
+import { Evbuffer, type EvbufferCbEntry } from "./evbuffer.ts";
+import type { BuffereventRateLimitGroup, RateLimitConfig } from "./ratelimit.ts";
+import { RateBucket } from "./ratelimit.ts";
+
+/** Read or write callback: `(bev, arg)`. */
+export type BuffereventDataCb = (bev: Bufferevent, arg?: unknown) => void;
+/** Event callback: `(bev, BEV_EVENT_* flags, arg)`. */
+export type BuffereventEventCb = (bev: Bufferevent, what: number, arg?: unknown) => void;
+
+/**
+ * A filter (libevent's `bufferevent_filter_cb`): move bytes from `src` to `dst`, at most `limit`
+ * (-1: no limit), in `mode` (`BEV_NORMAL`, `BEV_FLUSH`, `BEV_FINISHED`). Returns `BEV_OK`,
+ * `BEV_NEED_MORE` or `BEV_ERROR`.
+ */
+export type BuffereventFilter = (
+  src: Evbuffer,
+  dst: Evbuffer,
+  limit: number,
+  mode: number,
+  ctx?: unknown,
+) => number;
+
+/** Hints for `getaddrinfo`, as `EvdnsBase.getaddrinfo` takes them. */
+export interface ResolverHints {
+  /** `AF_INET` (2), `AF_INET6` (10) or `AF_UNSPEC` (0). */
+  family?: number;
+  /** `SOCK_STREAM` (1) or `SOCK_DGRAM` (2). */
+  socktype?: number;
+  /** `IPPROTO_TCP` (6) or `IPPROTO_UDP` (17). */
+  protocol?: number;
+  /** `EVUTIL_AI_*` flags. */
+  flags?: number;
+}
+
+/** One resolved address, as `EvdnsBase.getaddrinfo` returns them. */
+export interface ResolvedAddr {
+  /** Address family (`AF_INET` 2 or `AF_INET6` 10). */
+  family: number;
+  /** Address text. */
+  address: string;
+  /** Port. */
+  port: number;
+}
+
+/**
+ * Anything with `EvdnsBase`'s `getaddrinfo` shape; `connectHostname` resolves through it, so this
+ * layer does not depend on `dns/`.
+ */
+export interface GetaddrinfoResolver {
+  /** Resolves `node`/`service`; `cb(err, results)` with an `EVUTIL_EAI_*` code (0 = success). */
+  getaddrinfo(
+    node: string | null,
+    service: string | null,
+    hints: ResolverHints | null,
+    cb: (err: number, res: ResolvedAddr[] | null, arg?: unknown) => void,
+    arg?: unknown,
+  ): unknown;
+}
+
+/** Options for `Bufferevent.socketNew` beyond libevent's flags. */
+export interface SocketBuffereventOptions {
+  /** Leave Nagle's algorithm on (evdeno turns it off by default). */
+  noDelay?: boolean;
+}
+
+/** Runs deferred callbacks from the loop (BEV_OPT_DEFER_CALLBACKS). */
+class DeferredCbs extends ActiveEntry {
+  read = false;
+  write = false;
+  events = 0;
+  constructor(readonly bev: Bufferevent) {
+    super();
+  }
+  _run(): void {
+    this.bev._runDeferred();
+  }
+}
+
+const RATE_READ = 1;
+const RATE_WRITE = 2;
+
+/**
+ * A buffered connection (libevent's `bufferevent`).
+ *
+ * New bufferevents have writing enabled and reading disabled. Callbacks run inside the loop with
+ * libevent's arguments: read and write callbacks get `(bev, arg)`, the event callback
+ * `(bev, what, arg)` with `BEV_EVENT_*` flags.
+ *
+ * @example
+ * ```ts
+ * import { Bufferevent, BEV_OPT_CLOSE_ON_FREE } from "@evdeno/evdeno/bufferevent";
+ * import { EventBase, EV_READ, EV_WRITE } from "@evdeno/evdeno/reactor";
+ * const base = new EventBase();
+ * const bev = Bufferevent.socketNew(base, null, BEV_OPT_CLOSE_ON_FREE);
+ * bev.setcb((b) => {
+ *   console.log(b.getInput().toString());
+ *   b.free();
+ * }, null, (b, what) => {
+ *   if (what & 0x80) b.write("GET / HTTP/1.0\r\n\r\n"); // BEV_EVENT_CONNECTED
+ *   else b.free();
+ * });
+ * bev.enable(EV_READ | EV_WRITE);
+ * bev.connect({ hostname: "127.0.0.1", port: 8080 });
+ * await base.dispatch();
+ * ```
+ */
+export class Bufferevent {
+  /** @ignore */
+  readonly _base: EventBase;
+  /** @ignore */
+  readonly _options: number;
+  /** @ignore */
+  readonly _input: Evbuffer = new Evbuffer();
+  /** @ignore */
+  readonly _output: Evbuffer = new Evbuffer();
+  /** @ignore */
+  _backend!: BevBackend;
+  /** @ignore */
+  _readcb: BuffereventDataCb | null = null;
+  /** @ignore */
+  _writecb: BuffereventDataCb | null = null;
+  /** @ignore */
+  _eventcb: BuffereventEventCb | null = null;
+  /** @ignore */
+  _cbarg: unknown = undefined;
+  /** @ignore */
+  _enabled: number = EV_WRITE;
+  /** Reasons reading is suspended (SUSPEND_*). @ignore */
+  _readSuspended = 0;
+  /** Reasons writing is suspended. @ignore */
+  _writeSuspended = 0;
+  /** @ignore */
+  _wmReadLow = 0;
+  /** @ignore */
+  _wmReadHigh = 0;
+  /** @ignore */
+  _wmWriteLow = 0;
+  /** @ignore */
+  _wmWriteHigh = 0;
+  /** @ignore */
+  _freed = false;
+  /** @ignore */
+  _error: Error | null = null;
+  /** @ignore */
+  _dnsError = 0;
+  /** Depth of user callbacks running for this bufferevent. @ignore */
+  _inCb = 0;
+  #readTimeout = 0;
+  #writeTimeout = 0;
+  #readTimer: InternalTimer | null = null;
+  #writeTimer: InternalTimer | null = null;
+  #deferred: DeferredCbs | null = null;
+  #wmEntry: EvbufferCbEntry | null = null;
+  #rate: RateBucket | null = null;
+  #group: BuffereventRateLimitGroup | null = null;
+  #held = false;
+
+  /** Use the static constructors (`socketNew`, `pairNew`, `filterNew`, `tlsNew`). @ignore */
+  constructor(base: EventBase, options: number) {
+    if ((options & BEV_OPT_UNLOCK_CALLBACKS) !== 0 && (options & BEV_OPT_DEFER_CALLBACKS) === 0) {
+      throw new TypeError("BEV_OPT_UNLOCK_CALLBACKS requires BEV_OPT_DEFER_CALLBACKS");
+    }
+    this._base = base;
+    this._options = options;
+    if ((options & BEV_OPT_DEFER_CALLBACKS) !== 0) {
+      this.#deferred = new DeferredCbs(this);
+      this.#deferred._pri = base._defaultPriority();
+    }
+  }
+
+  /**
+   * A bufferevent over a TCP or Unix connection (`null`: connect later with `connect`). Nagle is
+   * turned off unless `opts.noDelay === false`.
+   */
+  static socketNew(
+    base: EventBase,
+    conn: Deno.Conn | null,
+    options = 0,
+    opts?: SocketBuffereventOptions,
+  ): Bufferevent {
+    const bev = new Bufferevent(base, options);
+    bev._backend = new SocketBackend(bev, conn, opts?.noDelay !== false);
+    return bev;
+  }
+
+  /**
+   * Two bufferevents joined in memory, like a socketpair. Callbacks are always deferred. Freeing
+   * one end gives the other `BEV_EVENT_EOF`.
+   */
+  static pairNew(base: EventBase, options = 0): [Bufferevent, Bufferevent] {
+    const a = new Bufferevent(base, options | BEV_OPT_DEFER_CALLBACKS);
+    const b = new Bufferevent(base, options | BEV_OPT_DEFER_CALLBACKS);
+    const pa = new PairBackend(a);
+    const pb = new PairBackend(b);
+    pa.partner = pb;
+    pb.partner = pa;
+    a._backend = pa;
+    b._backend = pb;
+    return [a, b];
+  }
+
+  /**
+   * A bufferevent that sees `under` through filters (`null` passes data through). It takes over
+   * `under`'s callbacks; with `BEV_OPT_CLOSE_ON_FREE` freeing it frees `under`.
+   */
+  static filterNew(
+    under: Bufferevent,
+    inFilter: BuffereventFilter | null,
+    outFilter: BuffereventFilter | null,
+    options = 0,
+    ctx?: unknown,
+  ): Bufferevent {
+    const bev = new Bufferevent(under._base, options);
+    bev._backend = new FilterBackend(bev, under, inFilter, outFilter, ctx);
+    return bev;
+  }
+
+  /** Sets the callbacks and their shared argument (`null` removes one). */
+  setcb(
+    readcb: BuffereventDataCb | null,
+    writecb: BuffereventDataCb | null,
+    eventcb: BuffereventEventCb | null,
+    arg?: unknown,
+  ): void {
+    this._readcb = readcb;
+    this._writecb = writecb;
+    this._eventcb = eventcb;
+    this._cbarg = arg;
+  }
+
+  /** The callbacks and argument set by `setcb`. */
+  getcb(): {
+    readcb: BuffereventDataCb | null;
+    writecb: BuffereventDataCb | null;
+    eventcb: BuffereventEventCb | null;
+    arg: unknown;
+  } {
+    return {
+      readcb: this._readcb,
+      writecb: this._writecb,
+      eventcb: this._eventcb,
+      arg: this._cbarg,
+    };
+  }
+
+  /** Enables `EV_READ` and/or `EV_WRITE`; (re)arms the timeouts of those directions. */
+  enable(events: number): void {
+    if (this._freed) return;
+    const added = events & ~this._enabled & (EV_READ | EV_WRITE);
+    this._enabled |= events & (EV_READ | EV_WRITE);
+    if ((events & EV_READ) !== 0) this.#armReadTimer();
+    if ((events & EV_WRITE) !== 0) this._armWriteTimer();
+    if (added !== 0) this._backend.kick();
+    this._updateHold();
+  }
+
+  /** Disables `EV_READ` and/or `EV_WRITE` (no reads are started, no writes issued). */
+  disable(events: number): void {
+    if (this._freed) return;
+    this._enabled &= ~events;
+    if ((events & EV_READ) !== 0) this.#readTimer?.disarm();
+    if ((events & EV_WRITE) !== 0) this.#writeTimer?.disarm();
+    this._updateHold();
+  }
+
+  /** Enabled directions (`EV_READ | EV_WRITE` bits). */
+  getEnabled(): number {
+    return this._enabled;
+  }
+
+  /** Removes up to `max` bytes (default: all) from the input. */
+  read(max = Infinity): Uint8Array {
+    const n = Math.min(max, this._input.length);
+    return this._input.remove(n);
+  }
+
+  /** Moves all input into `dst`. */
+  readBuffer(dst: Evbuffer): void {
+    dst.addBuffer(this._input);
+  }
+
+  /** Appends bytes to the output; writing starts if `EV_WRITE` is enabled. */
+  write(data: Uint8Array | string): void {
+    if (this._freed) return;
+    this._output.add(data);
+  }
+
+  /** Moves all of `src` to the output. */
+  writeBuffer(src: Evbuffer): void {
+    if (this._freed) return;
+    this._output.addBuffer(src);
+  }
+
+  /** The input buffer (the user drains it; the transport appends). */
+  getInput(): Evbuffer {
+    return this._input;
+  }
+
+  /** The output buffer (the user appends; the transport drains). */
+  getOutput(): Evbuffer {
+    return this._output;
+  }
+
+  /**
+   * Sets watermarks for `EV_READ` and/or `EV_WRITE`. Read: the read callback waits for `low`
+   * bytes; reading stops at `high` (0: no limit) and resumes when the input drains below it.
+   * Write: the write callback runs when the output drains to `low` or less.
+   */
+  setWatermark(events: number, low: number, high: number): void {
+    if ((events & EV_WRITE) !== 0) {
+      this._wmWriteLow = low;
+      this._wmWriteHigh = high;
+    }
+    if ((events & EV_READ) !== 0) {
+      this._wmReadLow = low;
+      this._wmReadHigh = high;
+      if (high > 0) {
+        if (this.#wmEntry === null) {
+          this.#wmEntry = this._input.addCb((buf) => {
+            if (this._wmReadHigh === 0 || buf.length < this._wmReadHigh) {
+              this._unsuspendRead(SUSPEND_WM);
+            }
+          });
+        }
+        if (this._input.length >= high) this._suspendRead(SUSPEND_WM);
+        else this._unsuspendRead(SUSPEND_WM);
+      } else {
+        if (this.#wmEntry !== null) {
+          this._input.removeCb(this.#wmEntry);
+          this.#wmEntry = null;
+        }
+        this._unsuspendRead(SUSPEND_WM);
+      }
+    }
+  }
+
+  /** The `[low, high]` watermarks of exactly `EV_READ` or exactly `EV_WRITE`. */
+  getWatermark(events: number): [number, number] {
+    if (events === EV_READ) return [this._wmReadLow, this._wmReadHigh];
+    if (events === EV_WRITE) return [this._wmWriteLow, this._wmWriteHigh];
+    throw new TypeError("getWatermark takes exactly EV_READ or EV_WRITE");
+  }
+
+  /**
+   * Read and write timeouts in ms (0 or undefined: none). A timeout disables its direction and
+   * reports `BEV_EVENT_TIMEOUT | BEV_EVENT_READING` (or `WRITING`); enable again to re-arm.
+   */
+  setTimeouts(readMs?: number, writeMs?: number): void {
+    this.#readTimeout = readMs !== undefined && readMs > 0 ? readMs : 0;
+    this.#writeTimeout = writeMs !== undefined && writeMs > 0 ? writeMs : 0;
+    this.#readTimer?.disarm();
+    this.#writeTimer?.disarm();
+    this.#armReadTimer();
+    this._armWriteTimer();
+  }
+
+  /**
+   * Flushes: `BEV_FINISHED` on `EV_WRITE` half-closes the connection once the output has
+   * drained (the other direction keeps working). Returns -1 unsupported, 0 nothing, 1 data.
+   */
+  flush(iotype: number, mode: number): number {
+    if (this._freed) return -1;
+    return this._backend.flush(iotype, mode);
+  }
+
+  /**
+   * Connects a socket bufferevent created without a connection. Reports `BEV_EVENT_CONNECTED`
+   * or `BEV_EVENT_ERROR` (with `getError()`) through the event callback.
+   */
+  connect(addr: Deno.ConnectOptions | Deno.UnixConnectOptions): void {
+    const sb = this._backend;
+    if (!(sb instanceof SocketBackend)) throw new TypeError("connect() needs a socket bufferevent");
+    sb.connect(addr);
+  }
+
+  /**
+   * Resolves `hostname` (through `dns`, or the system resolver when `null`) and connects to the
+   * first address. `family` is `AF_INET` (2), `AF_INET6` (10) or `AF_UNSPEC` (0). A failed
+   * lookup reports `BEV_EVENT_ERROR` and `getDnsError()` tells the `EVUTIL_EAI_*` code.
+   */
+  connectHostname(
+    dns: GetaddrinfoResolver | null,
+    family: number,
+    hostname: string,
+    port: number,
+  ): void {
+    const sb = this._backend;
+    if (!(sb instanceof SocketBackend)) {
+      throw new TypeError("connectHostname() needs a socket bufferevent");
+    }
+    if (family !== 0 && family !== 2 && family !== 10) throw new RangeError("bad address family");
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError("bad port");
+    sb.connectHostname(dns, family, hostname, port);
+  }
+
+  /** The `EVUTIL_EAI_*` error of the last `connectHostname` lookup, 0 if none. */
+  getDnsError(): number {
+    return this._dnsError;
+  }
+
+  /** Applies a token-bucket rate limit (`null` removes it). */
+  setRateLimit(cfg: RateLimitConfig | null): void {
+    this.#rate = cfg === null ? null : new RateBucket(this._base, cfg, () => this._rateRefilled());
+    this._rateRefilled();
+  }
+
+  /** The base this bufferevent runs on. */
+  getBase(): EventBase {
+    return this._base;
+  }
+
+  /** The connection of a socket bufferevent (null before `connect` completes or for pairs). */
+  getConn(): Deno.Conn | null {
+    return this._backend.getConn();
+  }
+
+  /** The error behind the last `BEV_EVENT_ERROR`, or null. */
+  getError(): Error | null {
+    return this._error;
+  }
+
+  /** The other end of a pair, or null (freed, or not a pair). */
+  pairGetPartner(): Bufferevent | null {
+    const b = this._backend;
+    return b instanceof PairBackend && b.partner !== null ? b.partner.bev : null;
+  }
+
+  /** The bufferevent under a filter, or null. */
+  getUnderlying(): Bufferevent | null {
+    const b = this._backend;
+    return b instanceof FilterBackend ? b.under : null;
+  }
+
+  /**
+   * Runs the read callback if the input reaches the read low watermark and the write callback
+   * if the output is at or below the write low watermark (libevent's `bufferevent_trigger`).
+   */
+  trigger(iotype: number): void {
+    if ((iotype & EV_READ) !== 0 && this._input.length >= this._wmReadLow) this._runReadcb();
+    if ((iotype & EV_WRITE) !== 0 && this._output.length <= this._wmWriteLow) this._runWritecb();
+  }
+
+  /**
+   * Frees the bufferevent: callbacks are cleared at once, pending output is not flushed, and with
+   * `BEV_OPT_CLOSE_ON_FREE` the connection (or underlying bufferevent) is closed.
+   */
+  free(): void {
+    if (this._freed) return;
+    this._freed = true;
+    this._readcb = this._writecb = null;
+    this._eventcb = null;
+    this.#readTimer?.disarm();
+    this.#writeTimer?.disarm();
+    this.#rate?.stop();
+    this.#group?.removeFromGroup(this);
+    if (this.#deferred !== null) this._base._deactivate(this.#deferred);
+    this._backend.free();
+    this._updateHold();
+  }
+
+  /** Whether `BEV_OPT_CLOSE_ON_FREE` was given. @ignore */
+  _closeOnFree(): boolean {
+    return (this._options & BEV_OPT_CLOSE_ON_FREE) !== 0;
+  }
+
+  // ---- internal: what backends call ----
+
+  /** Whether reads should be issued now. @ignore */
+  _readActive(): boolean {
+    return (this._enabled & EV_READ) !== 0 && this._readSuspended === 0 && !this._freed;
+  }
+
+  /** Whether writes should be issued now. @ignore */
+  _writeActive(): boolean {
+    return (this._enabled & EV_WRITE) !== 0 && this._writeSuspended === 0 && !this._freed;
+  }
+
+  /** How many bytes the next read may take (-1: unlimited). @ignore */
+  _readLimit(): number {
+    let lim = -1;
+    if (this._wmReadHigh > 0) lim = Math.max(0, this._wmReadHigh - this._input.length);
+    const r = this.#rate?.readAllowance() ?? -1;
+    if (r >= 0 && (lim < 0 || r < lim)) lim = r;
+    const g = this.#group?.readAllowance() ?? -1;
+    if (g >= 0 && (lim < 0 || g < lim)) lim = g;
+    return lim;
+  }
+
+  /** How many bytes the next write may take (-1: unlimited). @ignore */
+  _writeLimit(): number {
+    let lim = -1;
+    const r = this.#rate?.writeAllowance() ?? -1;
+    if (r >= 0) lim = r;
+    const g = this.#group?.writeAllowance() ?? -1;
+    if (g >= 0 && (lim < 0 || g < lim)) lim = g;
+    return lim;
+  }
+
+  /** Whether writes must complete through the loop (someone can observe them). @ignore */
+  _observesWrites(): boolean {
+    return this._writecb !== null || this.#writeTimeout > 0 || this.#rate !== null ||
+      this.#group !== null || this.#deferred !== null || this._output._userCbCount() > 0;
+  }
+
+  /** The transport read `n` bytes into the input. @ignore */
+  _readDone(n: number): void {
+    if (this.#rate !== null || this.#group !== null) this.#consume(RATE_READ, n);
+    this.#readTimer?.touch();
+    if (this._wmReadHigh > 0 && this._input.length >= this._wmReadHigh) {
+      this._suspendRead(SUSPEND_WM);
+    }
+    if (this._input.length >= this._wmReadLow && this._input.length > 0) this._runReadcb();
+  }
+
+  /** The transport wrote `n` bytes from the output (already drained). @ignore */
+  _wroteDone(n: number): void {
+    if (this.#rate !== null || this.#group !== null) this.#consume(RATE_WRITE, n);
+    if (this._output.length === 0) this.#writeTimer?.disarm();
+    else this.#writeTimer?.touch();
+    if (this._output.length <= this._wmWriteLow) this._runWritecb();
+  }
+
+  /** @ignore */
+  _runReadcb(): void {
+    if (this._readcb === null) return;
+    const d = this.#deferred;
+    if (d !== null) {
+      d.read = true;
+      this._base._activateEntry(d);
+      return;
+    }
+    this.#invokeData(this._readcb);
+  }
+
+  /** @ignore */
+  _runWritecb(): void {
+    if (this._writecb === null) return;
+    const d = this.#deferred;
+    if (d !== null) {
+      d.write = true;
+      this._base._activateEntry(d);
+      return;
+    }
+    this.#invokeData(this._writecb);
+  }
+
+  /** Reports `what` (BEV_EVENT_*); errors disable the direction as libevent does. @ignore */
+  _runEventcb(what: number): void {
+    if (this._eventcb === null || this._freed) return;
+    const d = this.#deferred;
+    if (d !== null) {
+      d.events |= what;
+      this._base._activateEntry(d);
+      return;
+    }
+    this._inCb++;
+    try {
+      this._eventcb(this, what, this._cbarg);
+    } catch (e) {
+      this._base._reportError(e);
+    } finally {
+      this._inCb--;
+    }
+    if (!this._freed) this._backend.afterCallback();
+  }
+
+  /** @ignore */
+  _runDeferred(): void {
+    const d = this.#deferred!;
+    const ev = d.events;
+    const r = d.read;
+    const w = d.write;
+    d.events = 0;
+    d.read = d.write = false;
+    this._inCb++;
+    try {
+      // CONNECTED first, then read, write, and the other events (libevent's order).
+      if ((ev & BEV_EVENT_CONNECTED) !== 0 && this._eventcb !== null) {
+        this._eventcb(this, BEV_EVENT_CONNECTED, this._cbarg);
+      }
+      if (r && this._readcb !== null && !this._freed) this._readcb(this, this._cbarg);
+      if (w && this._writecb !== null && !this._freed) this._writecb(this, this._cbarg);
+      const rest = ev & ~BEV_EVENT_CONNECTED;
+      if (rest !== 0 && this._eventcb !== null && !this._freed) {
+        this._eventcb(this, rest, this._cbarg);
+      }
+    } catch (e) {
+      this._base._reportError(e);
+    } finally {
+      this._inCb--;
+    }
+    if (!this._freed) this._backend.afterCallback();
+  }
+
+  /** @ignore */
+  _suspendRead(reason: number): void {
+    this._readSuspended |= reason;
+    if (reason !== SUSPEND_WM) this.#readTimer?.disarm();
+  }
+
+  /** @ignore */
+  _unsuspendRead(reason: number): void {
+    if ((this._readSuspended & reason) === 0) return;
+    this._readSuspended &= ~reason;
+    if (this._readSuspended === 0) {
+      this.#armReadTimer();
+      this._backend.kick();
+    }
+  }
+
+  /** @ignore */
+  _suspendWrite(reason: number): void {
+    this._writeSuspended |= reason;
+  }
+
+  /** @ignore */
+  _unsuspendWrite(reason: number): void {
+    if ((this._writeSuspended & reason) === 0) return;
+    this._writeSuspended &= ~reason;
+    if (this._writeSuspended === 0) this._backend.kick();
+  }
+
+  /** Records an error and reports `what | BEV_EVENT_ERROR`, disabling that direction. @ignore */
+  _fail(what: number, err: unknown): void {
+    this._error = err instanceof Error ? err : new EvError(String(err));
+    this._disableFor(what);
+    this._runEventcb(what);
+  }
+
+  /** Disables the direction(s) named by BEV_EVENT_READING/WRITING. @ignore */
+  _disableFor(what: number): void {
+    let dis = 0;
+    if ((what & BEV_EVENT_READING) !== 0) dis |= EV_READ;
+    if ((what & BEV_EVENT_WRITING) !== 0) dis |= EV_WRITE;
+    if (dis !== 0) this.disable(dis);
+  }
+
+  /** The connect phase began or ended. @ignore */
+  _setConnecting(on: boolean, lookup = false): void {
+    const r = lookup ? SUSPEND_LOOKUP : SUSPEND_CONNECTING;
+    if (on) {
+      this._readSuspended |= r;
+      this._writeSuspended |= r;
+    } else {
+      this._readSuspended &= ~r;
+      this._writeSuspended &= ~r;
+      this.#armReadTimer();
+      this._armWriteTimer();
+    }
+  }
+
+  /** Keeps the loop alive while I/O is wanted. @ignore */
+  _updateHold(): void {
+    const want = !this._freed && this._backend.busy();
+    if (want !== this.#held) {
+      this.#held = want;
+      this._base._nRefs += want ? 1 : -1;
+    }
+  }
+
+  /** (Re)arms the write timeout if writing is enabled and output is pending. @ignore */
+  _armWriteTimer(): void {
+    if (this.#writeTimeout === 0 || (this._enabled & EV_WRITE) === 0) return;
+    if (this._output.length === 0) return;
+    if (this.#writeTimer === null) {
+      this.#writeTimer = new InternalTimer(this._base, () => this.#timedOut(BEV_EVENT_WRITING));
+    }
+    if (!this.#writeTimer.armed) this.#writeTimer.arm(this.#writeTimeout);
+  }
+
+  /** @ignore */
+  _setGroup(g: BuffereventRateLimitGroup | null): void {
+    this.#group = g;
+    this._rateRefilled();
+  }
+
+  /** Tokens came back: resume what the rate limit suspended. @ignore */
+  _rateRefilled(): void {
+    if (this._freed) return;
+    const r = this._readLimit();
+    if (r === 0 && this._wmReadHigh === 0) this._suspendRead(SUSPEND_RATE);
+    else this._unsuspendRead(SUSPEND_RATE);
+    if (this._writeLimit() === 0) this._suspendWrite(SUSPEND_RATE);
+    else this._unsuspendWrite(SUSPEND_RATE);
+  }
+
+  #consume(dir: number, n: number): void {
+    if (dir === RATE_READ) {
+      this.#rate?.consumeRead(n);
+      this.#group?.consumeRead(n);
+      if ((this.#rate?.readAllowance() ?? -1) === 0 || (this.#group?.readAllowance() ?? -1) === 0) {
+        this._suspendRead(SUSPEND_RATE);
+      }
+    } else {
+      this.#rate?.consumeWrite(n);
+      this.#group?.consumeWrite(n);
+      if (
+        (this.#rate?.writeAllowance() ?? -1) === 0 || (this.#group?.writeAllowance() ?? -1) === 0
+      ) {
+        this._suspendWrite(SUSPEND_RATE);
+      }
+    }
+  }
+
+  #armReadTimer(): void {
+    if (this.#readTimeout === 0 || !this._readActive()) return;
+    if (this.#readTimer === null) {
+      this.#readTimer = new InternalTimer(this._base, () => this.#timedOut(BEV_EVENT_READING));
+    }
+    if (!this.#readTimer.armed) this.#readTimer.arm(this.#readTimeout);
+  }
+
+  #timedOut(dir: number): void {
+    if (this._freed) return;
+    this._disableFor(dir);
+    this._runEventcb(BEV_EVENT_TIMEOUT | dir);
+  }
+
+  #invokeData(cb: BuffereventDataCb): void {
+    this._inCb++;
+    try {
+      cb(this, this._cbarg);
+    } catch (e) {
+      this._base._reportError(e);
+    } finally {
+      this._inCb--;
+    }
+    if (!this._freed) this._backend.afterCallback();
+  }
+}

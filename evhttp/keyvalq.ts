@@ -1,0 +1,207 @@
+/**
+ * `Evkeyvalq`: libevent's ordered header list (duplicates allowed, case-insensitive lookup).
+ *
+ * @example
+ * ```ts
+ * import { Evkeyvalq } from "./keyvalq.ts";
+ * const h = new Evkeyvalq();
+ * h.add("Content-Type", "text/plain");
+ * h.find("content-type"); // "text/plain"
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * Lowercases ASCII letters; returns `s` itself when it has none (the common case for keys that
+ * are already lowercase), so no string is allocated then.
+ *
+ * @ignore
+ */
+export function lowerKey(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 0x41 && c <= 0x5a) || c > 0x7f) return s.toLowerCase();
+  }
+  return s;
+}
+
+function badKey(k: string): boolean {
+  if (k.length === 0) return true;
+  for (let i = 0; i < k.length; i++) {
+    const c = k.charCodeAt(i);
+    if (c === 0x0d || c === 0x0a) return true;
+  }
+  return false;
+}
+
+/** libevent's rule: every run of CR/LF must be followed by SP or HT (a folded value). */
+function badValue(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    let c = v.charCodeAt(i);
+    if (c !== 0x0d && c !== 0x0a) continue;
+    while (c === 0x0d || c === 0x0a) c = v.charCodeAt(++i);
+    if (c !== 0x20 && c !== 0x09) return true;
+  }
+  return false;
+}
+
+/**
+ * An ordered list of key/value pairs (HTTP headers, query parameters). Duplicates are kept in
+ * order; lookups compare keys case-insensitively and return the first match.
+ *
+ * `add` rejects what libevent's `evhttp_add_header` rejects: an empty key, a key containing CR or
+ * LF, and a value containing CR or LF not followed by a space or tab.
+ *
+ * @example
+ * ```ts
+ * import { Evkeyvalq } from "./keyvalq.ts";
+ * const h = new Evkeyvalq();
+ * h.add("Set-Cookie", "a=1");
+ * h.add("Set-Cookie", "b=2");
+ * h.findAll("set-cookie"); // ["a=1", "b=2"]
+ * h.remove("SET-COOKIE"); // true: removes "a=1"
+ * for (const [k, v] of h) console.log(`${k}: ${v}`);
+ * ```
+ */
+export class Evkeyvalq {
+  // Parallel arrays: keys as given, their lowercase forms (for lookups), and values.
+  #keys: string[] = [];
+  #lkeys: string[] = [];
+  #values: string[] = [];
+
+  /** Number of entries. */
+  get size(): number {
+    return this.#keys.length;
+  }
+
+  /** The first value whose key matches `key` case-insensitively, or `undefined`. */
+  find(key: string): string | undefined {
+    const i = this.#indexOf(lowerKey(key), 0);
+    return i < 0 ? undefined : this.#values[i];
+  }
+
+  /** Every value whose key matches `key` case-insensitively, in order. */
+  findAll(key: string): string[] {
+    const lk = lowerKey(key);
+    const out: string[] = [];
+    const lkeys = this.#lkeys;
+    for (let i = 0; i < lkeys.length; i++) {
+      if (lkeys[i] === lk) out.push(this.#values[i]);
+    }
+    return out;
+  }
+
+  /** Whether some key matches `key` case-insensitively. */
+  has(key: string): boolean {
+    return this.#indexOf(lowerKey(key), 0) >= 0;
+  }
+
+  /**
+   * Appends a pair. Throws `TypeError` for an empty key, a key with CR or LF, or a value with
+   * CR/LF not followed by a space or tab.
+   */
+  add(key: string, value: string): void {
+    if (badKey(key)) throw new TypeError(`invalid header name: ${JSON.stringify(key)}`);
+    if (badValue(value)) throw new TypeError(`invalid header value: ${JSON.stringify(value)}`);
+    this.#keys.push(key);
+    this.#lkeys.push(lowerKey(key));
+    this.#values.push(value);
+  }
+
+  /**
+   * Appends a pair without validation; `lkey` must be `key` lowercased.
+   *
+   * @ignore
+   */
+  _addUnchecked(key: string, lkey: string, value: string): void {
+    this.#keys.push(key);
+    this.#lkeys.push(lkey);
+    this.#values.push(value);
+  }
+
+  /**
+   * The lowercase key of entry `i`.
+   *
+   * @ignore
+   */
+  _lkeyAt(i: number): string {
+    return this.#lkeys[i];
+  }
+
+  /**
+   * Replaces the value of entry `i` without validation (the parser joins folded lines).
+   *
+   * @ignore
+   */
+  _setValueAt(i: number, value: string): void {
+    this.#values[i] = value;
+  }
+
+  /**
+   * Replaces every pair with this key by one pair: the first match keeps its position and takes
+   * the new key spelling and value; later matches are removed; appends when there is none.
+   * Validates like `add`.
+   */
+  set(key: string, value: string): void {
+    if (badKey(key)) throw new TypeError(`invalid header name: ${JSON.stringify(key)}`);
+    if (badValue(value)) throw new TypeError(`invalid header value: ${JSON.stringify(value)}`);
+    const lk = lowerKey(key);
+    const first = this.#indexOf(lk, 0);
+    if (first < 0) {
+      this._addUnchecked(key, lk, value);
+      return;
+    }
+    this.#keys[first] = key;
+    this.#values[first] = value;
+    let i = this.#indexOf(lk, first + 1);
+    while (i >= 0) {
+      this.#removeAt(i);
+      i = this.#indexOf(lk, i);
+    }
+  }
+
+  /** Removes the first pair whose key matches; `false` if there was none. */
+  remove(key: string): boolean {
+    const i = this.#indexOf(lowerKey(key), 0);
+    if (i < 0) return false;
+    this.#removeAt(i);
+    return true;
+  }
+
+  /** Removes every pair. */
+  clear(): void {
+    this.#keys.length = 0;
+    this.#lkeys.length = 0;
+    this.#values.length = 0;
+  }
+
+  /** The key of entry `i` (insertion order), as it was added. */
+  keyAt(i: number): string {
+    return this.#keys[i];
+  }
+
+  /** The value of entry `i` (insertion order). */
+  valueAt(i: number): string {
+    return this.#values[i];
+  }
+
+  /** Iterates `[key, value]` pairs in insertion order. */
+  *[Symbol.iterator](): IterableIterator<[string, string]> {
+    for (let i = 0; i < this.#keys.length; i++) yield [this.#keys[i], this.#values[i]];
+  }
+
+  #indexOf(lk: string, from: number): number {
+    const lkeys = this.#lkeys;
+    for (let i = from; i < lkeys.length; i++) {
+      if (lkeys[i] === lk) return i;
+    }
+    return -1;
+  }
+
+  #removeAt(i: number): void {
+    this.#keys.splice(i, 1);
+    this.#lkeys.splice(i, 1);
+    this.#values.splice(i, 1);
+  }
+}

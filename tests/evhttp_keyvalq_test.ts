@@ -1,0 +1,82 @@
+// Evkeyvalq: libevent's evkeyvalq rules (bad_headers test) and the extras.
+import assert from "node:assert/strict";
+import { Evkeyvalq, lowerKey } from "../evhttp/keyvalq.ts";
+
+Deno.test("Evkeyvalq.add validates like evhttp_add_header (libevent bad_headers)", () => {
+  const h = new Evkeyvalq();
+  h.add("One", "Two");
+  h.add("One", "Two\r\n Three");
+  h.add("One", "Two\n\tThree");
+  assert.throws(() => h.add("One\r", "Two"), TypeError);
+  assert.throws(() => h.add("One\n", "Two"), TypeError);
+  assert.throws(() => h.add("One", "Two\r"), TypeError);
+  assert.throws(() => h.add("One", "Two\n"), TypeError);
+  assert.throws(() => h.add("One", "Two\r\nThree"), TypeError);
+  assert.throws(() => h.add("", "Two"), TypeError);
+  assert.equal(h.size, 3);
+});
+
+Deno.test("Evkeyvalq.find is case-insensitive and returns the first match", () => {
+  const h = new Evkeyvalq();
+  h.add("Content-Type", "text/html");
+  h.add("X-Dup", "1");
+  h.add("x-dup", "2");
+  assert.equal(h.find("content-type"), "text/html");
+  assert.equal(h.find("CONTENT-TYPE"), "text/html");
+  assert.equal(h.find("X-DUP"), "1");
+  assert.equal(h.find("missing"), undefined);
+  assert.equal(h.has("x-Dup"), true);
+  assert.deepEqual(h.findAll("X-Dup"), ["1", "2"]);
+});
+
+Deno.test("Evkeyvalq.remove removes only the first match", () => {
+  const h = new Evkeyvalq();
+  h.add("A", "1");
+  h.add("B", "2");
+  h.add("a", "3");
+  assert.equal(h.remove("A"), true);
+  assert.deepEqual([...h], [["B", "2"], ["a", "3"]]);
+  assert.equal(h.remove("a"), true);
+  assert.equal(h.remove("a"), false);
+  assert.deepEqual([...h], [["B", "2"]]);
+});
+
+Deno.test("Evkeyvalq.set replaces every match in place of the first", () => {
+  const h = new Evkeyvalq();
+  h.add("A", "1");
+  h.add("B", "2");
+  h.add("a", "3");
+  h.add("C", "4");
+  h.set("A", "new");
+  assert.deepEqual([...h], [["A", "new"], ["B", "2"], ["C", "4"]]);
+  h.set("D", "5");
+  assert.deepEqual([...h], [["A", "new"], ["B", "2"], ["C", "4"], ["D", "5"]]);
+  assert.throws(() => h.set("E", "x\ny"), TypeError);
+});
+
+Deno.test("Evkeyvalq iterates in insertion order, keeps key spelling, and clears", () => {
+  const h = new Evkeyvalq();
+  h.add("Set-Cookie", "a=1");
+  h.add("Host", "x");
+  h.add("set-cookie", "b=2");
+  assert.deepEqual([...h], [["Set-Cookie", "a=1"], ["Host", "x"], ["set-cookie", "b=2"]]);
+  assert.equal(h.keyAt(1), "Host");
+  assert.equal(h.valueAt(2), "b=2");
+  h.clear();
+  assert.equal(h.size, 0);
+  assert.deepEqual([...h], []);
+  assert.equal(h.find("host"), undefined);
+});
+
+Deno.test("Evkeyvalq._addUnchecked skips validation (parser path)", () => {
+  const h = new Evkeyvalq();
+  h._addUnchecked("Q", "q", "line\nbreak");
+  assert.equal(h.find("q"), "line\nbreak");
+});
+
+Deno.test("lowerKey returns the same string when already lowercase", () => {
+  const s = "content-length";
+  assert.equal(lowerKey(s), s);
+  assert.equal(lowerKey("Content-Length"), "content-length");
+  assert.equal(lowerKey("ÄB"), "äb");
+});
