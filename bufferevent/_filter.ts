@@ -43,6 +43,7 @@ export class FilterBackend implements BevBackend {
     ctx: unknown,
   ) {
     this.bev = bev;
+    bev._backend = this;
     this.under = under;
     this.#inFilter = inFilter ?? passThrough;
     this.#outFilter = outFilter ?? passThrough;

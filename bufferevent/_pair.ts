@@ -34,6 +34,7 @@ export class PairBackend implements BevBackend {
 
   constructor(bev: Bufferevent) {
     this.bev = bev;
+    bev._backend = this;
     this.#entry = new PairEntry(this);
     this.#entry._pri = bev._base._defaultPriority();
     bev._output._setAddHook(() => this.outputAdded());
@@ -49,7 +50,7 @@ export class PairBackend implements BevBackend {
 
   kick(): void {
     this.#schedule();
-    this.partner?.#schedule();
+    if (this.partner !== null) this.partner.#schedule();
   }
 
   outputAdded(): void {

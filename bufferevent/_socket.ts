@@ -82,6 +82,7 @@ export class SocketBackend implements BevBackend {
 
   constructor(bev: Bufferevent, conn: Deno.Conn | null, noDelay: boolean) {
     this.bev = bev;
+    bev._backend = this;
     this.#noDelay = noDelay;
     this.#entry = new SocketEntry(this);
     this.#entry._pri = bev._base._defaultPriority();
@@ -285,7 +286,10 @@ export class SocketBackend implements BevBackend {
     if (lim === 0) return;
     let block = this.#block;
     const pool = this.#big ? defaultPool : smallPool;
-    if (block === null || block.buf.length !== pool.blockSize || block.buf.length - this.#blockOff < MIN_TAIL) {
+    if (
+      block === null || block.buf.length !== pool.blockSize ||
+      block.buf.length - this.#blockOff < MIN_TAIL
+    ) {
       if (block !== null) block.release();
       block = this.#block = pool.acquire();
       this.#blockOff = 0;

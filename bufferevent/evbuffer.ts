@@ -28,10 +28,12 @@ const F_FILE = 8;
 /** First automatic chunk size (libevent's MIN_BUFFER_SIZE). */
 const MIN_CHUNK = 1024;
 /**
- * Largest automatic chunk size. libevent stops doubling at 4 KiB; allocating a typed array costs
- * about 1.4 µs at 1 KiB and 2.8 µs at 16 KiB here, so 16 KiB halves the allocation cost per byte
- * for buffers built from many small adds, and gives the writer contiguous runs it can send
- * without coalescing.
+ * Largest automatic chunk size. libevent stops doubling at 4 KiB. Here a 16 KiB typed array costs
+ * about 2.8 µs to allocate against 1.4 µs for 1 KiB, so bigger chunks halve the allocation cost
+ * per byte, and an output built from small adds is handed to the writer as 16 KiB views with no
+ * coalescing copy. On "1 MiB of 64 B adds, then written out" 4 KiB and 16 KiB measured the same
+ * within noise (1.3–2.5 ms on a shared machine); memory stays bounded because a drained chunk
+ * above MAX_KEEP is dropped and the doubling restarts at 1 KiB.
  */
 const MAX_AUTO = 16384;
 /**
@@ -45,7 +47,7 @@ const FILE_PIECE = 65536;
 const SMALL_MOVE = 256;
 /** `removeBuffer` copies a partial chunk of at most this many bytes instead of splitting it. */
 const SPLIT_MIN = 4096;
-/** Byte scans over at most this many bytes use a plain loop instead of `indexOf`. */
+/** Byte scans check this many bytes with a plain loop before calling the native `indexOf`. */
 const LINEAR_SCAN = 96;
 /** `_peekWrite` returns the first chunk as is when it holds at least this many bytes. */
 const WRITE_MIN_DIRECT = 4096;
@@ -86,14 +88,16 @@ const DEAD = new Chunk(EMPTY, 0, 0, F_READONLY);
 
 /** First index of byte `b` in `buf[from, to)`, or -1. */
 function indexOfByte(buf: Uint8Array, b: number, from: number, to: number): number {
-  if (to - from <= LINEAR_SCAN) {
-    for (let k = from; k < to; k++) if (buf[k] === b) return k;
-    return -1;
-  }
-  if (to === buf.length) return buf.indexOf(b, from);
+  // Most lines and tokens are short: a plain loop over the first bytes avoids the call into the
+  // native indexOf, which only pays off over longer stretches.
+  const lin = to - from <= LINEAR_SCAN ? to : from + LINEAR_SCAN;
+  let k = from;
+  for (; k < lin; k++) if (buf[k] === b) return k;
+  if (k === to) return -1;
+  if (to === buf.length) return buf.indexOf(b, k);
   // A bound is needed: bytes past `to` are stale (tail space, other reads of a pooled block).
-  const k = buf.subarray(from, to).indexOf(b);
-  return k < 0 ? -1 : k + from;
+  const r = buf.subarray(k, to).indexOf(b);
+  return r < 0 ? -1 : r + k;
 }
 
 /** What changed since the previous callback invocation. */
@@ -206,6 +210,8 @@ export class Evbuffer {
   private _frozenEnd = false;
   private _cbs: EvbufferCbEntry[] = [];
   private _ncb = 0;
+  /** The owning bufferevent's "bytes were added" hook (not a user callback). */
+  private _hook: (() => void) | null = null;
   private _nAdd = 0;
   private _nDel = 0;
   private _resChunk: Chunk | null = null;
@@ -675,7 +681,8 @@ export class Evbuffer {
     if (entry._owner !== this) return;
     entry._owner = null;
     this._cbs = this._cbs.filter((e) => e !== entry);
-    if (--this._ncb === 0) this._nAdd = this._nDel = 0;
+    this._ncb--;
+    if (this._cbs.length === 0) this._nAdd = this._nDel = 0;
   }
 
   /** Sets flags (`EVBUFFER_CB_ENABLED`) on a callback entry. */
@@ -712,7 +719,7 @@ export class Evbuffer {
     this._reset();
     for (const e of this._cbs) e._owner = null;
     this._cbs = [];
-    this._ncb = 0;
+    this._ncb = this._hook !== null ? 1 : 0;
     this._nAdd = this._nDel = 0;
     this._rethrow();
   }
@@ -888,16 +895,41 @@ export class Evbuffer {
     return n;
   }
 
+  /** Records `n` added bytes and runs the callbacks. */
   private _fireAdd(n: number): void {
+    if (this._hook !== null) this._hook();
+    if (this._cbs.length === 0) return;
     this._nAdd += n;
     this._runCbs();
   }
 
+  /** Records `n` removed bytes and runs the callbacks. */
   private _fireDel(n: number): void {
+    if (this._cbs.length === 0) return;
     this._nDel += n;
     this._runCbs();
   }
 
+  /**
+   * Sets the hook a bufferevent uses to learn about output added outside its own callbacks
+   * (`null` removes it). It costs one call per add and nothing per drain.
+   * @ignore
+   */
+  _setAddHook(fn: (() => void) | null): void {
+    if (fn !== null && this._hook === null) this._ncb++;
+    else if (fn === null && this._hook !== null) this._ncb--;
+    this._hook = fn;
+  }
+
+  /**
+   * Number of user change callbacks registered.
+   * @ignore
+   */
+  _userCbCount(): number {
+    return this._cbs.length;
+  }
+
+  /** Runs the enabled callbacks with the changes accumulated since the last run. */
   private _runCbs(): void {
     const nA = this._nAdd;
     const nD = this._nDel;
@@ -913,6 +945,7 @@ export class Evbuffer {
     }
   }
 
+  /** Throws the first cleanup error kept by `_release`, if any. */
   private _rethrow(): void {
     if (this._err !== NO_ERR) {
       const e = this._err;
@@ -956,6 +989,7 @@ export class Evbuffer {
     this._resView = EMPTY;
   }
 
+  /** A new plain chunk of at least `min` bytes, growing the automatic size. */
   private _alloc(min: number): Chunk {
     let size = this._nextSize;
     if (size < min) size = min;
@@ -963,6 +997,7 @@ export class Evbuffer {
     return new Chunk(new Uint8Array(size), 0, 0, 0);
   }
 
+  /** Links `ch` at the front, reusing a drained slot when there is one. */
   private _unshift(ch: Chunk): void {
     if (this._h > 0) this._c[--this._h] = ch;
     else this._c.unshift(ch);
@@ -980,6 +1015,7 @@ export class Evbuffer {
     }
   }
 
+  /** Unlinks empty chunks at the front (keeping at least one chunk). */
   private _dropEmptyFront(): void {
     const c = this._c;
     let h = this._h;
@@ -991,6 +1027,7 @@ export class Evbuffer {
     this._h = h;
   }
 
+  /** Shifts live chunks to the start of the array once most slots are drained. */
   private _maybeCompact(): void {
     const h = this._h;
     const c = this._c;
@@ -1004,6 +1041,7 @@ export class Evbuffer {
     }
   }
 
+  /** Copies `data` into the tail space, linking a new chunk for the rest; no callbacks. */
   private _appendBytes(data: Uint8Array): void {
     let n = data.length;
     if (n === 0) return;
@@ -1035,6 +1073,7 @@ export class Evbuffer {
     c.push(ch);
   }
 
+  /** UTF-8 encodes `s` straight into tail space; no callbacks. */
   private _appendString(s: string): void {
     let rest = s;
     if (rest.length === 0) return;
@@ -1106,6 +1145,7 @@ export class Evbuffer {
     if (h > 32) this._maybeCompact();
   }
 
+  /** Moves all of `src` to the end; runs both buffers' callbacks. */
   private _moveAllFrom(src: Evbuffer): void {
     const n = src._len;
     if (src === this || n === 0) return;

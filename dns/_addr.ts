@@ -18,7 +18,13 @@ function hexValue(c: number): number {
  * Parses a dotted-quad IPv4 address into `out` at `off`; false when `s[start..end)` is not
  * exactly four decimal parts 0..255 (leading zeros are refused: they mean octal to some parsers).
  */
-function parseIpv4Into(s: string, start: number, end: number, out: Uint8Array, off: number) {
+function parseIpv4Into(
+  s: string,
+  start: number,
+  end: number,
+  out: Uint8Array,
+  off: number,
+): boolean {
   let part = 0;
   let value = 0;
   let digits = 0;
@@ -61,22 +67,33 @@ export function parseIpv4(s: string): Uint8Array | null {
  * @ignore
  */
 export function parseIpv6(s: string): Uint8Array | null {
-  const len = s.length;
-  if (len < 2 || len > 45) return null;
   const out = new Uint8Array(16);
+  return parseIpv6Into(s, out, 0) ? out : null;
+}
+
+/**
+ * `parseIpv6` writing into `out[off..off+16)` without allocating; false (with `out` partly
+ * written) when `s` is not IPv6 text.
+ *
+ * @ignore
+ */
+export function parseIpv6Into(s: string, out: Uint8Array, off: number): boolean {
+  const len = s.length;
+  if (len < 2 || len > 45) return false;
+  out.fill(0, off, off + 16);
   // Groups are written left to right; after a "::" the tail is collected and then moved to the
   // end, which leaves the gap as zeros.
   let g = 0; // 16-bit groups written so far
   let gap = -1; // group index where "::" sits
   let i = 0;
   if (s.charCodeAt(0) === 0x3a) {
-    if (s.charCodeAt(1) !== 0x3a) return null;
+    if (s.charCodeAt(1) !== 0x3a) return false;
     gap = 0;
     i = 2;
-    if (i === len) return out;
+    if (i === len) return true;
   }
   while (i < len) {
-    if (g >= 8) return null;
+    if (g >= 8) return false;
     let j = i;
     let value = 0;
     while (j < len && j - i < 5) {
@@ -88,56 +105,59 @@ export function parseIpv6(s: string): Uint8Array | null {
     const digits = j - i;
     if (j < len && s.charCodeAt(j) === 0x2e) {
       // Embedded IPv4 must be the last 32 bits.
-      if (g > 6 || !parseIpv4Into(s, i, len, out, g * 2)) return null;
+      if (g > 6 || !parseIpv4Into(s, i, len, out, off + g * 2)) return false;
       g += 2;
-      i = len;
       break;
     }
-    if (digits === 0 || digits > 4) return null;
-    out[g * 2] = value >> 8;
-    out[g * 2 + 1] = value & 0xff;
+    if (digits === 0 || digits > 4) return false;
+    out[off + g * 2] = value >> 8;
+    out[off + g * 2 + 1] = value & 0xff;
     g++;
-    if (j === len) {
-      i = j;
-      break;
-    }
-    if (s.charCodeAt(j) !== 0x3a) return null;
+    if (j === len) break;
+    if (s.charCodeAt(j) !== 0x3a) return false;
     j++;
     if (j < len && s.charCodeAt(j) === 0x3a) {
-      if (gap >= 0) return null;
+      if (gap >= 0) return false;
       gap = g;
       j++;
-      if (j === len) {
-        i = j;
-        break;
-      }
+      if (j === len) break;
     } else if (j === len) {
-      return null; // trailing single colon
+      return false; // trailing single colon
     }
     i = j;
   }
-  if (gap < 0) return g === 8 ? out : null;
+  if (gap < 0) return g === 8;
   // "::" stands for at least one zero group.
-  if (g > 7) return null;
+  if (g > 7) return false;
   const tailBytes = (g - gap) * 2;
   if (tailBytes > 0) {
-    out.copyWithin(16 - tailBytes, gap * 2, g * 2);
-    out.fill(0, gap * 2, 16 - tailBytes);
+    out.copyWithin(off + 16 - tailBytes, off + gap * 2, off + g * 2);
+    out.fill(0, off + gap * 2, off + 16 - tailBytes);
   }
-  return out;
+  return true;
 }
+
+/**
+ * `parseIpv4` writing into `out[off..off+4)` without allocating; false when `s` is not
+ * dotted-quad IPv4 text.
+ *
+ * @ignore
+ */
+export function parseIpv4At(s: string, out: Uint8Array, off: number): boolean {
+  if (s.length < 7 || s.length > 15) return false;
+  return parseIpv4Into(s, 0, s.length, out, off);
+}
+
+const SCRATCH = new Uint8Array(16);
 
 /** True when `s` is dotted-quad IPv4 text that `parseIpv4` accepts. @ignore */
 export function isIpv4(s: string): boolean {
-  if (s.length < 7 || s.length > 15) return false;
-  return parseIpv4Into(s, 0, s.length, SCRATCH4, 0);
+  return parseIpv4At(s, SCRATCH, 0);
 }
-
-const SCRATCH4 = new Uint8Array(4);
 
 /** True when `s` is IPv6 text that `parseIpv6` accepts. @ignore */
 export function isIpv6(s: string): boolean {
-  return parseIpv6(s) !== null;
+  return parseIpv6Into(s, SCRATCH, 0);
 }
 
 /** Formats 4 bytes at `off` as dotted-quad text. @ignore */

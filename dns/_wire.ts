@@ -11,7 +11,7 @@
  * @module
  */
 
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from "./_addr.ts";
+import { formatIpv4, formatIpv6, parseIpv4At, parseIpv6Into } from "./_addr.ts";
 
 /** A question: name, type and class. @ignore */
 export interface DnsQuestion {
@@ -282,8 +282,9 @@ function readName(buf: Uint8Array, off: number, len: number): string | null {
 
 /** Scratch for one encoded name; the longest valid name is 255 bytes. */
 const nameScratch = new Uint8Array(MAX_NAME_WIRE + 8);
-/** Lower-cased copy of `nameScratch`, used for compression keys. */
-const keyScratch = new Uint8Array(MAX_NAME_WIRE + 8);
+/** Label offsets within `nameScratch` and the hash of the suffix starting at each. */
+const labelStarts = new Int32Array(128);
+const labelHashes = new Int32Array(128);
 
 /**
  * Encodes a presentation name into `out` (uncompressed wire form, root byte included) and
@@ -628,8 +629,6 @@ export function parseMessage(buf: Uint8Array, keepRaw = false): DnsMessage | nul
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-const EMPTY = new Uint8Array(0);
-
 /**
  * Builds a DNS message into a growable buffer, compressing names (RFC 1035 §4.1.4): each
  * name suffix written at an offset below 0x4000 is remembered and later occurrences become
@@ -651,10 +650,10 @@ const EMPTY = new Uint8Array(0);
  */
 export class DnsWriter {
   #buf: Uint8Array;
-  #view: DataView;
   #len = 0;
-  #names = new Map<string, number>();
-  #foldCase: boolean;
+  #names = new Map<number, number>();
+  /** Compress names whatever their ASCII case. */
+  foldCase: boolean;
 
   /**
    * Creates a writer with `initialSize` bytes of room (it grows as needed); `foldCase` makes
@@ -662,8 +661,7 @@ export class DnsWriter {
    */
   constructor(initialSize = 512, foldCase = false) {
     this.#buf = new Uint8Array(Math.max(12, initialSize));
-    this.#view = new DataView(this.#buf.buffer);
-    this.#foldCase = foldCase;
+    this.foldCase = foldCase;
   }
 
   /** Bytes written so far. */
@@ -674,30 +672,39 @@ export class DnsWriter {
   #ensure(extra: number): void {
     const need = this.#len + extra;
     if (need <= this.#buf.length) return;
-    let size = Math.max(512, this.#buf.length * 2);
+    let size = this.#buf.length * 2;
     while (size < need) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(0, this.#len));
     this.#buf = next;
-    this.#view = new DataView(next.buffer);
   }
 
   #u16(v: number): void {
-    this.#view.setUint16(this.#len, v);
-    this.#len += 2;
+    const b = this.#buf;
+    b[this.#len++] = v >> 8;
+    b[this.#len++] = v;
   }
 
   #u32(v: number): void {
-    this.#view.setUint32(this.#len, v >>> 0);
-    this.#len += 4;
+    const b = this.#buf;
+    b[this.#len++] = v >>> 24;
+    b[this.#len++] = v >>> 16;
+    b[this.#len++] = v >>> 8;
+    b[this.#len++] = v;
   }
 
-  /** Writes the 12-byte header at offset 0 (call first). */
-  header(id: number, flags: number, qdcount = 0, ancount = 0, nscount = 0, arcount = 0): void {
-    this.#ensure(12);
+  /** Empties the writer (keeping its buffer) to start another message. */
+  reset(): void {
     this.#len = 0;
-    this.#u16(id & 0xffff);
-    this.#u16(flags & 0xffff);
+    this.#names.clear();
+  }
+
+  /** Writes the 12-byte header at offset 0 and empties the rest (call first). */
+  header(id: number, flags: number, qdcount = 0, ancount = 0, nscount = 0, arcount = 0): void {
+    this.reset();
+    this.#ensure(12);
+    this.#u16(id);
+    this.#u16(flags);
     this.#u16(qdcount);
     this.#u16(ancount);
     this.#u16(nscount);
@@ -706,16 +713,21 @@ export class DnsWriter {
 
   /** Rewrites the four section counts in the header. */
   setCounts(qdcount: number, ancount: number, nscount: number, arcount: number): void {
-    const v = this.#view;
-    v.setUint16(4, qdcount);
-    v.setUint16(6, ancount);
-    v.setUint16(8, nscount);
-    v.setUint16(10, arcount);
+    const b = this.#buf;
+    b[4] = qdcount >> 8;
+    b[5] = qdcount;
+    b[6] = ancount >> 8;
+    b[7] = ancount;
+    b[8] = nscount >> 8;
+    b[9] = nscount;
+    b[10] = arcount >> 8;
+    b[11] = arcount;
   }
 
   /** Rewrites the header's flags word. */
   setFlags(flags: number): void {
-    this.#view.setUint16(2, flags & 0xffff);
+    this.#buf[2] = flags >> 8;
+    this.#buf[3] = flags;
   }
 
   /** Appends raw bytes. */
@@ -730,40 +742,76 @@ export class DnsWriter {
     const n = encodeName(name, nameScratch);
     if (n < 0) throw new RangeError(`invalid DNS name: ${JSON.stringify(name)}`);
     this.#ensure(n);
+    const buf = this.#buf;
     if (!compress || n === 1) {
-      this.#buf.set(nameScratch.subarray(0, n), this.#len);
+      buf.set(nameScratch.subarray(0, n), this.#len);
       this.#len += n;
       return;
     }
-    // Keys are the wire bytes of each suffix (length bytes included, so a key is unambiguous),
-    // taken as substrings of one string built per name.
-    let keySrc = nameScratch;
-    if (this.#foldCase) {
-      for (let i = 0; i < n - 1; i++) {
-        const c = nameScratch[i];
-        keyScratch[i] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+    // Each suffix is keyed by a hash of its bytes (computed right to left, so a suffix's hash
+    // covers every label after it); a hit is confirmed against the bytes already written, so a
+    // collision only costs a missed compression.
+    const fold = this.foldCase;
+    let labels = 0;
+    for (let p = 0; p < n - 1; p += 1 + nameScratch[p]) labelStarts[labels++] = p;
+    let h = 0x811c9dc5;
+    for (let l = labels - 1; l >= 0; l--) {
+      const start = labelStarts[l];
+      const end = start + 1 + nameScratch[start];
+      for (let i = start; i < end; i++) {
+        let c = nameScratch[i];
+        if (fold && c >= 0x41 && c <= 0x5a) c |= 0x20;
+        h = Math.imul(h ^ c, 0x01000193);
       }
-      keySrc = keyScratch;
+      labelHashes[l] = h & 0x3fffffff; // small-integer keys keep the Map fast
     }
-    const full = String.fromCharCode.apply(null, keySrc.subarray(0, n - 1) as unknown as number[]);
     const names = this.#names;
-    const buf = this.#buf;
-    let pos = 0;
-    while (pos < n - 1) {
-      const key = pos === 0 ? full : full.substring(pos);
-      const at = names.get(key);
-      if (at !== undefined) {
+    for (let l = 0; l < labels; l++) {
+      const start = labelStarts[l];
+      const at = names.get(labelHashes[l]);
+      if (at !== undefined && this.#sameName(at, start, n)) {
         buf[this.#len++] = 0xc0 | (at >> 8);
-        buf[this.#len++] = at & 0xff;
+        buf[this.#len++] = at;
         return;
       }
-      if (this.#len < 0x4000) names.set(key, this.#len);
-      const end = pos + 1 + nameScratch[pos];
-      buf.set(nameScratch.subarray(pos, end), this.#len);
-      this.#len += end - pos;
-      pos = end;
+      if (this.#len < 0x4000) names.set(labelHashes[l], this.#len);
+      const end = start + 1 + nameScratch[start];
+      buf.set(nameScratch.subarray(start, end), this.#len);
+      this.#len += end - start;
     }
     buf[this.#len++] = 0;
+  }
+
+  /** True when the name written at `at` equals `nameScratch[start..n)` (per `foldCase`). */
+  #sameName(at: number, start: number, n: number): boolean {
+    const buf = this.#buf;
+    const fold = this.foldCase;
+    let p = at;
+    let q = start;
+    for (let hops = 0; hops < 128;) {
+      const b = buf[p];
+      if (b >= 0xc0) {
+        p = ((b & 0x3f) << 8) | buf[p + 1];
+        hops++;
+        continue;
+      }
+      if (b !== nameScratch[q]) return false;
+      if (b === 0) return true;
+      for (let i = 1; i <= b; i++) {
+        let x = buf[p + i];
+        let y = nameScratch[q + i];
+        if (x !== y) {
+          if (!fold) return false;
+          if (x >= 0x41 && x <= 0x5a) x |= 0x20;
+          if (y >= 0x41 && y <= 0x5a) y |= 0x20;
+          if (x !== y) return false;
+        }
+      }
+      p += 1 + b;
+      q += 1 + b;
+      if (q > n) return false;
+    }
+    return false;
   }
 
   /** Appends a question; its name is compressed unless `compress` is false. */
@@ -791,7 +839,8 @@ export class DnsWriter {
     this.#rdata(rr.type, rr.data);
     const rdlen = this.#len - lenAt - 2;
     if (rdlen > 0xffff) throw new RangeError("DNS rdata longer than 65535 bytes");
-    this.#view.setUint16(lenAt, rdlen);
+    this.#buf[lenAt] = rdlen >> 8;
+    this.#buf[lenAt + 1] = rdlen;
   }
 
   #rdata(type: number, data: unknown): void {
@@ -800,18 +849,20 @@ export class DnsWriter {
       return;
     }
     switch (type) {
-      case TYPE_A: {
-        const b = typeof data === "string" ? parseIpv4(data) : null;
-        if (b === null) throw new TypeError(`A record data must be IPv4 text: ${String(data)}`);
-        this.bytes(b);
+      case TYPE_A:
+        this.#ensure(4);
+        if (typeof data !== "string" || !parseIpv4At(data, this.#buf, this.#len)) {
+          throw new TypeError(`A record data must be IPv4 text: ${String(data)}`);
+        }
+        this.#len += 4;
         return;
-      }
-      case TYPE_AAAA: {
-        const b = typeof data === "string" ? parseIpv6(data) : null;
-        if (b === null) throw new TypeError(`AAAA record data must be IPv6 text: ${String(data)}`);
-        this.bytes(b);
+      case TYPE_AAAA:
+        this.#ensure(16);
+        if (typeof data !== "string" || !parseIpv6Into(data, this.#buf, this.#len)) {
+          throw new TypeError(`AAAA record data must be IPv6 text: ${String(data)}`);
+        }
+        this.#len += 16;
         return;
-      }
       case TYPE_CNAME:
       case TYPE_PTR:
       case TYPE_NS:
@@ -914,21 +965,15 @@ export class DnsWriter {
   truncate(length: number): void {
     if (length >= this.#len) return;
     this.#len = length;
-    for (const [key, at] of this.#names) {
-      if (at >= length) this.#names.delete(key);
+    for (const [hash, at] of this.#names) {
+      if (at >= length) this.#names.delete(hash);
     }
   }
 
-  /**
-   * The finished message (a view of the writer's buffer, no copy). The writer starts empty
-   * afterwards and may be reused.
-   */
+  /** A copy of the finished message; the writer is then empty and may be reused. */
   finish(): Uint8Array {
-    const out = this.#buf.subarray(0, this.#len);
-    this.#buf = EMPTY;
-    this.#view = new DataView(EMPTY.buffer);
-    this.#len = 0;
-    this.#names.clear();
+    const out = this.#buf.slice(0, this.#len);
+    this.reset();
     return out;
   }
 }
@@ -957,13 +1002,34 @@ export function encodeQuery(
   type: number,
   opts: EncodeQueryOptions = {},
 ): Uint8Array {
+  const n = encodeName(name, nameScratch);
+  if (n < 0) throw new RangeError(`invalid DNS name: ${JSON.stringify(name)}`);
   const edns = opts.ednsUdpSize !== undefined;
-  const w = new DnsWriter(32 + name.length + (edns ? 11 : 0));
-  w.header(id, opts.rd === false ? 0 : FLAG_RD, 1, 0, 0, edns ? 1 : 0);
-  // The first name in a message has nothing to point to, so skip building compression keys.
-  w.question({ name, type, dnsClass: opts.dnsClass ?? CLASS_IN }, false);
-  if (edns) w.opt(opts.ednsUdpSize!, 0, 0, opts.dnssecOk === true);
-  return w.finish();
+  // The one name has nothing to point to, so the packet is written straight into its buffer.
+  const out = new Uint8Array(12 + n + 4 + (edns ? 11 : 0));
+  const flags = opts.rd === false ? 0 : FLAG_RD;
+  out[0] = id >> 8;
+  out[1] = id;
+  out[2] = flags >> 8;
+  out[5] = 1;
+  out[11] = edns ? 1 : 0;
+  out.set(nameScratch.subarray(0, n), 12);
+  let p = 12 + n;
+  const dnsClass = opts.dnsClass ?? CLASS_IN;
+  out[p++] = type >> 8;
+  out[p++] = type;
+  out[p++] = dnsClass >> 8;
+  out[p++] = dnsClass;
+  if (edns) {
+    const size = opts.ednsUdpSize!;
+    p++; // root owner
+    out[p++] = 0;
+    out[p++] = TYPE_OPT;
+    out[p++] = size >> 8;
+    out[p++] = size;
+    if (opts.dnssecOk === true) out[p + 2] = 0x80;
+  }
+  return out;
 }
 
 /** Options of `encodeResponse`. @ignore */
@@ -979,6 +1045,10 @@ function setBit(flags: number, bit: number, on: boolean | undefined): number {
   return on ? flags | bit : flags & ~bit;
 }
 
+/** Reused by `encodeResponse` so a message costs one allocation (its result). */
+const sharedWriter = new DnsWriter(4096);
+let sharedBusy = false;
+
 /**
  * Encodes a response (QR set unless `msg.qr === false`). When it would exceed `maxSize`, whole
  * records are cut from the end (answers are kept first, then authority, then additional), the
@@ -988,6 +1058,26 @@ function setBit(flags: number, bit: number, on: boolean | undefined): number {
  * @ignore
  */
 export function encodeResponse(msg: DnsMessageInit, opts: EncodeResponseOptions = {}): Uint8Array {
+  // Record data could be user objects with getters that re-enter; they get their own writer.
+  const w = sharedBusy ? new DnsWriter(512) : sharedWriter;
+  const shared = w === sharedWriter;
+  if (shared) sharedBusy = true;
+  try {
+    w.foldCase = opts.foldCase === true;
+    return writeResponse(w, msg, opts.maxSize);
+  } finally {
+    if (shared) {
+      w.reset();
+      sharedBusy = false;
+    }
+  }
+}
+
+function writeResponse(
+  w: DnsWriter,
+  msg: DnsMessageInit,
+  maxSize: number | undefined,
+): Uint8Array {
   let flags = msg.flags ?? 0;
   flags = setBit(flags, FLAG_QR, msg.qr ?? true);
   flags = setBit(flags, FLAG_AA, msg.aa);
@@ -1002,51 +1092,48 @@ export function encodeResponse(msg: DnsMessageInit, opts: EncodeResponseOptions 
   const authority = msg.authority ?? [];
   const additional = msg.additional ?? [];
   const edns = msg.edns;
-  const optCount = edns === undefined ? 0 : 1;
+  const optSize = edns === undefined ? 0 : 11;
   const an = answers.length;
   const ns = authority.length;
   const ar = additional.length;
 
-  const w = new DnsWriter(512, opts.foldCase === true);
-  w.header(msg.id, flags, questions.length, an, ns, ar + optCount);
-  for (const q of questions) w.question(q);
+  w.header(msg.id, flags, questions.length, an, ns, ar + (optSize > 0 ? 1 : 0));
+  for (let i = 0; i < questions.length; i++) w.question(questions[i]);
   const questionsEnd = w.length;
-  const total = an + ns + ar;
-  const ends = new Array<number>(total);
-  let k = 0;
-  for (const rr of answers) {
-    w.rr(rr);
-    ends[k++] = w.length;
-  }
-  for (const rr of authority) {
-    w.rr(rr);
-    ends[k++] = w.length;
-  }
-  for (const rr of additional) {
-    w.rr(rr);
-    ends[k++] = w.length;
-  }
-  const optSize = optCount * 11;
-  const limit = Math.max(12, Math.min(opts.maxSize ?? 0xffff, 0xffff));
-  if (w.length + optSize > limit) {
-    const budget = limit - optSize;
-    let keep = 0;
-    while (keep < total && ends[keep] <= budget) keep++;
-    let qd = questions.length;
-    let cutAt = keep > 0 ? ends[keep - 1] : questionsEnd;
-    if (cutAt > budget) {
-      qd = 0;
-      cutAt = 12;
+  const limit = Math.max(12, Math.min(maxSize ?? 0xffff, 0xffff));
+  // Records are kept as a prefix (answers, then authority, then additional): at the first one
+  // that does not fit with room left for OPT, the message is cut back to the last that did.
+  const budget = limit - optSize;
+  let keep = 0;
+  let fitEnd = questionsEnd;
+  let cut = false;
+  outer: for (let s = 0; s < 3; s++) {
+    const section = s === 0 ? answers : s === 1 ? authority : additional;
+    for (let i = 0; i < section.length; i++) {
+      w.rr(section[i]);
+      if (w.length > budget) {
+        cut = true;
+        break outer;
+      }
+      fitEnd = w.length;
+      keep++;
     }
-    w.truncate(cutAt);
+  }
+  if (!cut && questionsEnd > budget) cut = true;
+  if (cut) {
+    let qd = questions.length;
+    if (fitEnd > budget) {
+      qd = 0;
+      fitEnd = 12;
+    }
+    w.truncate(fitEnd);
     const keptAn = Math.min(an, keep);
     const keptNs = Math.min(ns, keep - keptAn);
     const keptAr = keep - keptAn - keptNs;
-    w.setCounts(qd, keptAn, keptNs, keptAr + (optSize > 0 && cutAt + optSize <= limit ? 1 : 0));
+    const withOpt = optSize > 0 && fitEnd + optSize <= limit;
+    w.setCounts(qd, keptAn, keptNs, keptAr + (withOpt ? 1 : 0));
     w.setFlags(flags | FLAG_TC);
-    if (optSize > 0 && cutAt + optSize > limit) {
-      return w.finish();
-    }
+    if (optSize > 0 && !withOpt) return w.finish();
   }
   if (edns !== undefined) w.opt(edns.udpSize, rcode >> 4, edns.version, edns.do);
   return w.finish();

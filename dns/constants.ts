@@ -55,7 +55,7 @@ export const DNS_CNAME = 4;
 /** Query flag: do not apply the search list. @example `dns.resolveIpv4("host", DNS_QUERY_NO_SEARCH, cb)` */
 export const DNS_QUERY_NO_SEARCH = 0x01;
 /** Old name of `DNS_QUERY_NO_SEARCH`. @example `dns.resolveIpv4("host", DNS_NO_SEARCH, cb)` */
-export const DNS_NO_SEARCH = DNS_QUERY_NO_SEARCH;
+export const DNS_NO_SEARCH = 0x01;
 /** Query flag: use TCP for this query. @example `dns.resolveIpv4("example.com", DNS_QUERY_USEVC, cb)` */
 export const DNS_QUERY_USEVC = 0x02;
 /** Query flag: do not retry over TCP on a truncated reply. @example `dns.resolveIpv4("example.com", DNS_QUERY_IGNTC, cb)` */
@@ -122,27 +122,27 @@ export const DNS_TYPE_ANY = 255;
 export const DNS_CLASS_INET = 1;
 
 /** libevent's name for `DNS_TYPE_A`. @example `if (q.type === EVDNS_TYPE_A) {}` */
-export const EVDNS_TYPE_A = DNS_TYPE_A;
+export const EVDNS_TYPE_A = 1;
 /** libevent's name for `DNS_TYPE_NS`. @example `if (q.type === EVDNS_TYPE_NS) {}` */
-export const EVDNS_TYPE_NS = DNS_TYPE_NS;
+export const EVDNS_TYPE_NS = 2;
 /** libevent's name for `DNS_TYPE_CNAME`. @example `if (q.type === EVDNS_TYPE_CNAME) {}` */
-export const EVDNS_TYPE_CNAME = DNS_TYPE_CNAME;
+export const EVDNS_TYPE_CNAME = 5;
 /** libevent's name for `DNS_TYPE_SOA`. @example `if (q.type === EVDNS_TYPE_SOA) {}` */
-export const EVDNS_TYPE_SOA = DNS_TYPE_SOA;
+export const EVDNS_TYPE_SOA = 6;
 /** libevent's name for `DNS_TYPE_PTR`. @example `if (q.type === EVDNS_TYPE_PTR) {}` */
-export const EVDNS_TYPE_PTR = DNS_TYPE_PTR;
+export const EVDNS_TYPE_PTR = 12;
 /** libevent's name for `DNS_TYPE_MX`. @example `if (q.type === EVDNS_TYPE_MX) {}` */
-export const EVDNS_TYPE_MX = DNS_TYPE_MX;
+export const EVDNS_TYPE_MX = 15;
 /** libevent's name for `DNS_TYPE_TXT`. @example `if (q.type === EVDNS_TYPE_TXT) {}` */
-export const EVDNS_TYPE_TXT = DNS_TYPE_TXT;
+export const EVDNS_TYPE_TXT = 16;
 /** libevent's name for `DNS_TYPE_AAAA`. @example `if (q.type === EVDNS_TYPE_AAAA) {}` */
-export const EVDNS_TYPE_AAAA = DNS_TYPE_AAAA;
+export const EVDNS_TYPE_AAAA = 28;
 /** libevent's name for `DNS_TYPE_AXFR`. @example `if (q.type === EVDNS_QTYPE_AXFR) {}` */
-export const EVDNS_QTYPE_AXFR = DNS_TYPE_AXFR;
+export const EVDNS_QTYPE_AXFR = 252;
 /** libevent's name for `DNS_TYPE_ANY`. @example `if (q.type === EVDNS_QTYPE_ALL) {}` */
-export const EVDNS_QTYPE_ALL = DNS_TYPE_ANY;
+export const EVDNS_QTYPE_ALL = 255;
 /** libevent's name for `DNS_CLASS_INET`. @example `if (q.dnsClass === EVDNS_CLASS_INET) {}` */
-export const EVDNS_CLASS_INET = DNS_CLASS_INET;
+export const EVDNS_CLASS_INET = 1;
 
 // ---------------------------------------------------------------------------------------------
 // Server side
@@ -162,29 +162,29 @@ export const EVDNS_FLAGS_RD = 0x080;
 // getaddrinfo
 
 /** getaddrinfo error: the host has no address of the asked family. @example `if (err === EVUTIL_EAI_ADDRFAMILY) {}` */
-export const EVUTIL_EAI_ADDRFAMILY = -901;
+export const EVUTIL_EAI_ADDRFAMILY: number = -901;
 /** getaddrinfo error: temporary failure, try again. @example `if (err === EVUTIL_EAI_AGAIN) {}` */
-export const EVUTIL_EAI_AGAIN = -902;
+export const EVUTIL_EAI_AGAIN: number = -902;
 /** getaddrinfo error: invalid `flags` hint. @example `if (err === EVUTIL_EAI_BADFLAGS) {}` */
-export const EVUTIL_EAI_BADFLAGS = -903;
+export const EVUTIL_EAI_BADFLAGS: number = -903;
 /** getaddrinfo error: permanent failure. @example `if (err === EVUTIL_EAI_FAIL) {}` */
-export const EVUTIL_EAI_FAIL = -904;
+export const EVUTIL_EAI_FAIL: number = -904;
 /** getaddrinfo error: unsupported `family` hint. @example `if (err === EVUTIL_EAI_FAMILY) {}` */
-export const EVUTIL_EAI_FAMILY = -905;
+export const EVUTIL_EAI_FAMILY: number = -905;
 /** getaddrinfo error: out of memory. @example `if (err === EVUTIL_EAI_MEMORY) {}` */
-export const EVUTIL_EAI_MEMORY = -906;
+export const EVUTIL_EAI_MEMORY: number = -906;
 /** getaddrinfo error: the name exists but has no address. @example `if (err === EVUTIL_EAI_NODATA) {}` */
-export const EVUTIL_EAI_NODATA = -907;
+export const EVUTIL_EAI_NODATA: number = -907;
 /** getaddrinfo error: unknown host or service. @example `if (err === EVUTIL_EAI_NONAME) {}` */
-export const EVUTIL_EAI_NONAME = -908;
+export const EVUTIL_EAI_NONAME: number = -908;
 /** getaddrinfo error: the service is not available for the socket type. @example `if (err === EVUTIL_EAI_SERVICE) {}` */
-export const EVUTIL_EAI_SERVICE = -909;
+export const EVUTIL_EAI_SERVICE: number = -909;
 /** getaddrinfo error: unsupported `socktype` hint. @example `if (err === EVUTIL_EAI_SOCKTYPE) {}` */
-export const EVUTIL_EAI_SOCKTYPE = -910;
+export const EVUTIL_EAI_SOCKTYPE: number = -910;
 /** getaddrinfo error: system error. @example `if (err === EVUTIL_EAI_SYSTEM) {}` */
-export const EVUTIL_EAI_SYSTEM = -911;
+export const EVUTIL_EAI_SYSTEM: number = -911;
 /** getaddrinfo error: the request was cancelled. @example `if (err === EVUTIL_EAI_CANCEL) {}` */
-export const EVUTIL_EAI_CANCEL = -90001;
+export const EVUTIL_EAI_CANCEL: number = -90001;
 
 /** getaddrinfo hint: addresses for binding (wildcard when `node` is null). @example `dns.getaddrinfo(null, "80", { flags: EVUTIL_AI_PASSIVE }, cb)` */
 export const EVUTIL_AI_PASSIVE = 0x1000;

@@ -54,8 +54,8 @@ function latin1(b: Uint8Array, s: number, e: number): string {
 /** Decodes `b[s..e)`; `ascii` says every byte is below 0x80. */
 function decode(b: Uint8Array, s: number, e: number, ascii: boolean): string {
   if (ascii) {
-    // Short strings: one fromCharCode call beats a TextDecoder op round trip.
-    if (e - s <= 64) {
+    // Measured: one fromCharCode call beats a TextDecoder op up to ~16 bytes, not beyond.
+    if (e - s <= 16) {
       return String.fromCharCode.apply(null, b.subarray(s, e) as unknown as number[]);
     }
     return utf8.decode(b.subarray(s, e));
@@ -70,41 +70,124 @@ function decode(b: Uint8Array, s: number, e: number, ascii: boolean): string {
 const CACHE_SLOTS = 512;
 const CACHE_MAX_LEN = 128;
 
-/** Direct-mapped cache of decoded strings keyed by their bytes (a hit costs one byte compare). */
+// One DataView per input ArrayBuffer, kept while the buffer stays the same (creating a view
+// costs more than the compare it speeds up).
+let dvBuffer: ArrayBufferLike | null = null;
+let dvView: DataView = new DataView(new ArrayBuffer(0));
+
+/** The DataView over the buffer being parsed; set by `setInput` at each parse entry. */
+let curView: DataView = dvView;
+
+function setInput(b: Uint8Array): void {
+  const ab = b.buffer;
+  if (ab !== dvBuffer) {
+    dvBuffer = ab;
+    dvView = new DataView(ab);
+  }
+  curView = dvView;
+}
+
+/**
+ * Direct-mapped cache of decoded strings keyed by their bytes, so repeated header names and
+ * values (the norm) allocate nothing. Entries live in one arena (slot i at i × CACHE_MAX_LEN),
+ * so a miss allocates only its string, and a hit costs one compare, four bytes at a time.
+ */
 class InternCache {
-  #bytes: (Uint8Array | null)[] = new Array(CACHE_SLOTS).fill(null);
+  #arena = new Uint8Array(CACHE_SLOTS * CACHE_MAX_LEN);
+  #arenaView = new DataView(this.#arena.buffer);
+  #lens = new Int32Array(CACHE_SLOTS).fill(-1);
   #strs: string[] = new Array(CACHE_SLOTS).fill("");
   #lower: string[] = new Array(CACHE_SLOTS).fill("");
-  /** Lowercase form of the last string returned by `get`. */
+  #wantLower: boolean;
+  /** Lowercase form of the last string returned by `get` (when built with `wantLower`). */
   lower = "";
+  /** Slot of the last string returned by `get` (-1: not cached). */
+  slot = -1;
 
-  get(b: Uint8Array, s: number, e: number, hash: number, ascii: boolean): string {
+  constructor(wantLower: boolean) {
+    this.#wantLower = wantLower;
+  }
+
+  /** Whether `b[s..s+len)` equals the entry in `slot` (whose length is `len`). */
+  matches(slot: number, b: Uint8Array, s: number, len: number): boolean {
+    const cv = this.#arenaView;
+    const arena = this.#arena;
+    const dv = curView;
+    const base = b.byteOffset + s;
+    const off = slot * CACHE_MAX_LEN;
+    let i = 0;
+    while (i + 4 <= len && cv.getUint32(off + i) === dv.getUint32(base + i)) i += 4;
+    if (i + 4 <= len) return false;
+    while (i < len && arena[off + i] === b[s + i]) i++;
+    return i === len;
+  }
+
+  /** Byte length of the entry in `slot` (-1: empty). */
+  lenAt(slot: number): number {
+    return this.#lens[slot];
+  }
+
+  /** String of the entry in `slot`. */
+  strAt(slot: number): string {
+    return this.#strs[slot];
+  }
+
+  get(b: Uint8Array, s: number, e: number, ascii: boolean): string {
     const len = e - s;
     if (len > CACHE_MAX_LEN) {
       const str = decode(b, s, e, ascii);
-      this.lower = str;
+      if (this.#wantLower) this.lower = lowerKey(str);
+      this.slot = -1;
       return str;
     }
-    const slot = ((hash ^ (len << 5)) >>> 0) & (CACHE_SLOTS - 1);
-    const cached = this.#bytes[slot];
-    if (cached !== null && cached.length === len) {
-      let i = 0;
-      while (i < len && cached[i] === b[s + i]) i++;
-      if (i === len) {
-        this.lower = this.#lower[slot];
-        return this.#strs[slot];
-      }
+    // A few sampled bytes pick the slot; the full compare decides.
+    const h = len === 0
+      ? 0
+      : (b[s] * 31 + b[e - 1]) * 31 + b[s + (len >> 1)] + b[s + (len >> 2)] * 7;
+    const slot = ((h ^ (len << 4)) >>> 0) & (CACHE_SLOTS - 1);
+    this.slot = slot;
+    if (this.#lens[slot] === len && this.matches(slot, b, s, len)) {
+      if (this.#wantLower) this.lower = this.#lower[slot];
+      return this.#strs[slot];
     }
     const str = decode(b, s, e, ascii);
-    this.#bytes[slot] = b.slice(s, e);
+    const arena = this.#arena;
+    const off = slot * CACHE_MAX_LEN;
+    for (let i = 0; i < len; i++) arena[off + i] = b[s + i];
+    this.#lens[slot] = len;
     this.#strs[slot] = str;
-    this.lower = this.#lower[slot] = lowerKey(str);
+    if (this.#wantLower) this.lower = this.#lower[slot] = lowerKey(str);
     return str;
   }
 }
 
-const names = new InternCache();
-const values = new InternCache();
+const names = new InternCache(true);
+const values = new InternCache(false);
+
+// Per header-name slot: the value cache slot of the last value seen with that name. Clients
+// repeat their headers verbatim, so the next value is checked against it first; equal bytes
+// were validated when cached, which skips the scan.
+const predicted = new Int32Array(CACHE_SLOTS).fill(-1);
+
+/**
+ * If the value at `b[v..]` equals the predicted value for name slot `nslot` and the line ends
+ * right after it, returns the start of the next line and leaves the string in `predStr`; else -1.
+ */
+let predStr = "";
+function predict(b: Uint8Array, v: number, end: number, nslot: number): number {
+  const vslot = predicted[nslot];
+  if (vslot < 0) return -1;
+  const len = values.lenAt(vslot);
+  const after = v + len;
+  if (len < 0 || after >= end || !values.matches(vslot, b, v, len)) return -1;
+  const c = b[after];
+  let next: number;
+  if (c === LF) next = after + 1;
+  else if (c === CR && after + 1 < end && b[after + 1] === LF) next = after + 2;
+  else return -1;
+  predStr = values.strAt(vslot);
+  return next;
+}
 
 // ---------------------------------------------------------------------------
 // Head framing
@@ -134,20 +217,23 @@ export function skipEmptyLines(view: Uint8Array, from: number, end: number = vie
  */
 export function findHeadEnd(view: Uint8Array, from: number): number {
   const n = view.length;
-  let i = skipEmptyLines(view, from, n);
-  for (;;) {
-    const lf = view.indexOf(LF, i);
-    if (lf < 0) return -1;
-    const nx = lf + 1;
-    if (nx >= n) return -1;
-    const c = view[nx];
-    if (c === LF) return nx + 1;
-    if (c === CR) {
-      if (nx + 1 >= n) return -1;
-      if (view[nx + 1] === LF) return nx + 2;
+  const p = skipEmptyLines(view, from, n);
+  // Every terminator (LF LF or LF CR LF) has two line-ending bytes in a row, so probing every
+  // other byte finds it; only probes that land on CR or LF look closer.
+  for (let i = p + 1; i < n; i += 2) {
+    const c = view[i];
+    if (c !== LF && c !== CR) continue;
+    if (view[i - 1] === LF) {
+      if (c === LF) return i + 1;
+      if (i + 1 < n && view[i + 1] === LF) return i + 2;
     }
-    i = nx;
+    if (c === LF && i + 1 < n) {
+      const d = view[i + 1];
+      if (d === LF) return i + 2;
+      if (d === CR && i + 2 < n && view[i + 2] === LF) return i + 3;
+    }
   }
+  return -1;
 }
 
 /**
@@ -196,6 +282,56 @@ export function headLimitStatus(
 /** Set by `parseFields` on failure: why the head was rejected. */
 let fieldError = "";
 
+/** Byte classes inside a field value: ordinary, whitespace, obs-text, forbidden. */
+const V_TEXT = 0;
+const V_WS = 1;
+const V_HIGH = 2;
+const V_BAD = 3;
+const VCLASS = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  VCLASS[c] = BAD_TEXT[c] ? V_BAD : c === SP || c === HT ? V_WS : c >= 0x80 ? V_HIGH : V_TEXT;
+}
+
+// Results of `scanValue`.
+let svEnd = 0;
+let svAscii = true;
+let svNext = 0;
+
+/**
+ * Scans a field value from `v` (leading OWS already skipped) to its line ending in one pass:
+ * validates every byte and trims trailing OWS. Sets `svEnd` (end of the trimmed value),
+ * `svAscii` and `svNext` (start of the next line); returns false on a forbidden byte
+ * (CTL, NUL, DEL, bare CR), with `fieldError` set.
+ */
+function scanValue(b: Uint8Array, v: number, end: number): boolean {
+  let last = v;
+  let ascii = true;
+  let j = v;
+  for (; j < end; j++) {
+    const c = b[j];
+    const k = VCLASS[c];
+    if (k === V_BAD) break;
+    if (k !== V_WS) {
+      last = j + 1;
+      if (k === V_HIGH) ascii = false;
+    }
+  }
+  if (j >= end) svNext = end;
+  else if (b[j] === LF) svNext = j + 1;
+  else if (b[j] === CR && j + 1 < end && b[j + 1] === LF) svNext = j + 2;
+  else {
+    fieldError = b[j] === 0
+      ? "NUL in field value"
+      : b[j] === CR
+      ? "bare CR in field value"
+      : "control character in field value";
+    return false;
+  }
+  svEnd = last;
+  svAscii = ascii;
+  return true;
+}
+
 /**
  * Parses field lines from `b[p..end)` up to an empty line or `end` into `headers`. Returns 0, or
  * 400 with `fieldError` set. `allowFold`: join obs-fold continuation lines with one space (what
@@ -209,71 +345,56 @@ function parseFields(
   allowFold: boolean,
 ): number {
   while (p < end) {
-    let lf = b.indexOf(LF, p);
-    if (lf < 0 || lf >= end) lf = end;
-    const stop = lf > p && b[lf - 1] === CR ? lf - 1 : lf;
-    if (stop === p) return 0;
-
     const c0 = b[p];
+    if (c0 === LF) return 0;
+    if (c0 === CR) {
+      if (p + 1 < end && b[p + 1] === LF) return 0;
+      fieldError = "bare CR";
+      return 400;
+    }
+
     if (c0 === SP || c0 === HT) {
       if (!allowFold || headers.size === 0) {
         fieldError = "obsolete line folding";
         return 400;
       }
       let v = p;
-      let ve = stop;
-      while (v < ve && (b[v] === SP || b[v] === HT)) v++;
-      while (ve > v && (b[ve - 1] === SP || b[ve - 1] === HT)) ve--;
-      let ascii = true;
-      for (let i = v; i < ve; i++) {
-        const c = b[i];
-        if (BAD_TEXT[c]) {
-          fieldError = "invalid character in field value";
-          return 400;
-        }
-        if (c >= 0x80) ascii = false;
-      }
-      if (ve > v) {
+      while (v < end && (b[v] === SP || b[v] === HT)) v++;
+      if (!scanValue(b, v, end)) return 400;
+      if (svEnd > v) {
         const last = headers.size - 1;
         const prev = headers.valueAt(last);
-        const more = decode(b, v, ve, ascii);
+        const more = decode(b, v, svEnd, svAscii);
         headers._setValueAt(last, prev.length === 0 ? more : prev + " " + more);
       }
-      p = lf + 1;
+      p = svNext;
       continue;
     }
 
     let i = p;
-    let hash = 0;
-    while (i < stop && TCHAR[b[i]]) {
-      hash = (Math.imul(hash, 31) + b[i]) | 0;
-      i++;
-    }
-    if (i === p || i === stop || b[i] !== COLON) {
+    while (i < end && TCHAR[b[i]]) i++;
+    if (i === p || i >= end || b[i] !== COLON) {
       fieldError = i === p ? "invalid field name" : "invalid field name or missing colon";
       return 400;
     }
-    const name = names.get(b, p, i, hash, true);
+    const name = names.get(b, p, i, true);
     const lname = names.lower;
+    const nslot = names.slot;
 
     let v = i + 1;
-    let ve = stop;
-    while (v < ve && (b[v] === SP || b[v] === HT)) v++;
-    while (ve > v && (b[ve - 1] === SP || b[ve - 1] === HT)) ve--;
-    let ascii = true;
-    hash = 0;
-    for (let j = v; j < ve; j++) {
-      const c = b[j];
-      if (BAD_TEXT[c]) {
-        fieldError = c === 0 ? "NUL in field value" : "invalid character in field value";
-        return 400;
+    while (v < end && (b[v] === SP || b[v] === HT)) v++;
+    if (nslot >= 0) {
+      const next = predict(b, v, end, nslot);
+      if (next >= 0) {
+        headers._addUnchecked(name, lname, predStr);
+        p = next;
+        continue;
       }
-      if (c >= 0x80) ascii = false;
-      hash = (Math.imul(hash, 31) + c) | 0;
     }
-    const value = values.get(b, v, ve, hash, ascii);
-    headers._addUnchecked(name, lname, value);
-    p = lf + 1;
+    if (!scanValue(b, v, end)) return 400;
+    headers._addUnchecked(name, lname, values.get(b, v, svEnd, svAscii));
+    if (nslot >= 0) predicted[nslot] = values.slot;
+    p = svNext;
   }
   return 0;
 }
@@ -470,7 +591,7 @@ function parseVersion(b: Uint8Array, s: number, e: number): number {
   ) return 400;
   const d1 = b[s + 5] - 0x30;
   if (d1 < 0 || d1 > 9) return 400;
-  if (e - s === 6) return 505; // "HTTP/2"
+  if (e - s === 6) return d1 === 1 ? 400 : 505; // "HTTP/2"
   if (e - s !== 8 || b[s + 6] !== 0x2e) return 400;
   const d2 = b[s + 7] - 0x30;
   if (d2 < 0 || d2 > 9) return 400;
@@ -503,21 +624,41 @@ export function parseRequestHead(
   out: RequestHead,
 ): number {
   out.reset();
+  setInput(buf);
   const p = skipEmptyLines(buf, start, end);
-  let lf = buf.indexOf(LF, p);
-  if (lf < 0 || lf >= end) return fail(out, 400, "incomplete request line");
-  let stop = lf > p && buf[lf - 1] === CR ? lf - 1 : lf;
-  out.requestLineLength = stop - p;
-  while (stop > p && buf[stop - 1] === SP) stop--; // trailing spaces (libevent tolerates them)
 
   // method SP target SP version; the target may contain spaces (libevent: first and last SP).
   let m = p;
-  while (m < stop && TCHAR[buf[m]]) m++;
-  if (m === p || m === stop || buf[m] !== SP) return fail(out, 400, "malformed request line");
-  let lastSp = stop - 1;
-  while (lastSp > m && buf[lastSp] !== SP) lastSp--;
-  if (lastSp === m) return fail(out, 400, "malformed request line (no version)");
+  while (m < end && TCHAR[buf[m]]) m++;
+  if (m === p || m >= end || buf[m] !== SP) return fail(out, 400, "malformed request line");
   const ts = m + 1;
+  // One pass to the line end: validate and remember the last space.
+  let lastSp = -1;
+  let ascii = true;
+  let j = ts;
+  for (; j < end; j++) {
+    const c = buf[j];
+    if (c === SP) lastSp = j;
+    else if (BAD_TEXT[c] || c === HT) break;
+    else if (c >= 0x80) ascii = false;
+  }
+  let lineEnd: number;
+  let stop = j;
+  if (j < end && buf[j] === LF) lineEnd = j + 1;
+  else if (j + 1 < end && buf[j] === CR && buf[j + 1] === LF) lineEnd = j + 2;
+  else if (j >= end) return fail(out, 400, "incomplete request line");
+  else {
+    const c = buf[j];
+    return fail(out, 400, c === 0 ? "NUL in request line" : "control character in request line");
+  }
+  out.requestLineLength = stop - p;
+  if (lastSp === stop - 1) {
+    // Trailing spaces (libevent tolerates them): find the real last space again.
+    while (stop > ts && buf[stop - 1] === SP) stop--;
+    lastSp = stop - 1;
+    while (lastSp >= ts && buf[lastSp] !== SP) lastSp--;
+  }
+  if (lastSp < ts) return fail(out, 400, "malformed request line (no version)");
   const te = lastSp;
   if (te === ts || buf[ts] === SP || buf[te - 1] === SP) {
     return fail(out, 400, "malformed request target");
@@ -529,20 +670,10 @@ export function parseRequestHead(
   out.major = verOut.major;
   out.minor = verOut.minor;
 
-  let ascii = true;
-  let hash = 0;
-  for (let i = ts; i < te; i++) {
-    const c = buf[i];
-    if (BAD_TEXT[c] || c === HT) {
-      return fail(out, 400, c === 0 ? "NUL in request target" : "control character in target");
-    }
-    if (c >= 0x80) ascii = false;
-    hash = (Math.imul(hash, 31) + c) | 0;
-  }
   const method = evhttpMethodFromName(buf, p, m);
   out.method = method;
-  out.methodName = names.get(buf, p, m, 0, true);
-  const uri = values.get(buf, ts, te, hash, ascii);
+  out.methodName = names.get(buf, p, m, true);
+  const uri = values.get(buf, ts, te, ascii);
   out.uri = uri;
 
   const c0 = uri.charCodeAt(0);
@@ -556,8 +687,9 @@ export function parseRequestHead(
     return fail(out, 400, "malformed request target");
   }
 
-  lf = lf + 1;
-  if (parseFields(buf, lf, end, out.headers, false) !== 0) return fail(out, 400, fieldError);
+  if (parseFields(buf, lineEnd, end, out.headers, false) !== 0) {
+    return fail(out, 400, fieldError);
+  }
   if (framingPass(out.headers, out) !== 0) return 400;
 
   if (hostCount > 1) return fail(out, 400, "more than one Host header");
@@ -657,6 +789,7 @@ export function parseResponseHead(
   out: ResponseHead,
 ): number {
   out.reset();
+  setInput(buf);
   const p = skipEmptyLines(buf, start, end);
   const lf = buf.indexOf(LF, p);
   if (lf < 0 || lf >= end) return fail(out, 400, "incomplete status line");
@@ -959,6 +1092,7 @@ export class ChunkedDecoder {
 
   #finishTrailer(): void {
     if (this.#trailer !== null) {
+      setInput(this.#trailer);
       if (parseFields(this.#trailer, 0, this.#trailerLen, this.trailers, this.#allowFold) !== 0) {
         this.#fail(400, fieldError);
         return;

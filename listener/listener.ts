@@ -9,11 +9,7 @@ import { ActiveEntry } from "../reactor/_active.ts";
 import { InternalTimer } from "../reactor/_internal_timer.ts";
 import { EvError } from "../reactor/errors.ts";
 import type { EventBase } from "../reactor/event_base.ts";
-import {
-  LEV_OPT_CLOSE_ON_FREE,
-  LEV_OPT_DISABLED,
-  LEV_OPT_REUSEABLE_PORT,
-} from "./constants.ts";
+import { LEV_OPT_CLOSE_ON_FREE, LEV_OPT_DISABLED, LEV_OPT_REUSEABLE_PORT } from "./constants.ts";
 
 /** Called for each accepted connection: `(listener, conn, remoteAddr, arg)`. */
 export type ListenerCb = (

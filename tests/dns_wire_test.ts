@@ -142,6 +142,9 @@ Deno.test("dns wire: query bytes match RFC 1035 layout", () => {
   assert.equal(m.additional.length, 0);
   assert.equal(m.rd, false);
   assert.deepEqual(m.questions, [{ name: "a.b", type: DNS_TYPE_AAAA, dnsClass: IN }]);
+  const dok = parseMessage(encodeQuery(2, "a", 1, { ednsUdpSize: 1232, dnssecOk: true }))!;
+  assert.deepEqual(dok.edns, { udpSize: 1232, version: 0, do: true });
+  assert.equal(parseMessage(encodeQuery(3, "a", 1, { dnsClass: 3 }))!.questions[0].dnsClass, 3);
 });
 
 Deno.test("dns wire: every record type round-trips with compression", () => {

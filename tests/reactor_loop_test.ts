@@ -239,7 +239,7 @@ Deno.test("gettimeofdayCached is constant within a pass", async () => {
   base.free();
 });
 
-Deno.test("free() leaves nothing pending", async () => {
+Deno.test("free() leaves nothing pending", () => {
   const base = new EventBase();
   const ev = new Event(base, null, EV_PERSIST, () => {});
   ev.add(1000);

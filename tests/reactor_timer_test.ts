@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { EV_TIMEOUT, Event, EventBase, evtimerNew } from "../reactor/mod.ts";
+import { EV_TIMEOUT, type Event, EventBase, evtimerNew } from "../reactor/mod.ts";
 
 Deno.test("10 000 timers fire in deadline order", async () => {
   const base = new EventBase();

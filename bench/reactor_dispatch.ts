@@ -1,0 +1,129 @@
+// Dispatch cost shaped like libevent's test/bench.c: N connected socket pairs, each with a
+// persistent read event; every callback reads one byte and writes one to the next pair, so a
+// chain of writes propagates through active events. Compared, in the same run, with the same
+// shape written as plain Deno `conn.read`/`conn.write` loops.
+//
+//   deno run -A bench/reactor_dispatch.ts [--pairs 100,1000] [--writes 20000] [--active 100]
+import { EV_PERSIST, EV_READ, Event, EventBase, Socket } from "../reactor/mod.ts";
+
+function arg(name: string, dflt: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Deno.args[i + 1]! : dflt;
+}
+const pairCounts = arg("pairs", "100,1000").split(",").map(Number);
+const totalWrites = Number(arg("writes", "20000"));
+const nActive = Number(arg("active", "100"));
+
+async function makePairs(n: number): Promise<[Deno.Conn, Deno.Conn][]> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  const pairs: [Deno.Conn, Deno.Conn][] = [];
+  for (let i = 0; i < n; i++) {
+    const [c, s] = await Promise.all([Deno.connect({ hostname: "127.0.0.1", port }), l.accept()]);
+    c.setNoDelay(true);
+    s.setNoDelay(true);
+    pairs.push([c, s]);
+  }
+  l.close();
+  return pairs;
+}
+
+const one = new Uint8Array([0x65]);
+
+async function runEvdeno(pairs: [Deno.Conn, Deno.Conn][]): Promise<number> {
+  const base = new EventBase();
+  const n = pairs.length;
+  const writers = pairs.map(([c]) => Socket.from(c));
+  const readers = pairs.map(([, s]) => Socket.from(s));
+  let fired = 0;
+  let writes = 0;
+  const events: Event[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = readers[i]!;
+    const next = (i + 1) % n;
+    const ev = new Event(base, r, EV_READ | EV_PERSIST, () => {
+      const d = r.recv();
+      if (d === null) return;
+      for (let k = 0; k < d.length; k++) {
+        fired++;
+        if (writes < totalWrites) {
+          writes++;
+          writers[next]!.send(one);
+        }
+      }
+      if (fired >= totalWrites) base.loopbreak();
+    });
+    ev.add();
+    events.push(ev);
+  }
+  const t0 = performance.now();
+  for (let i = 0; i < nActive; i++) {
+    writes++;
+    writers[(i * Math.ceil(n / nActive)) % n]!.send(one);
+  }
+  await base.dispatch();
+  const dt = performance.now() - t0;
+  for (const ev of events) ev.del();
+  base.free();
+  return dt / fired;
+}
+
+async function runPlain(pairs: [Deno.Conn, Deno.Conn][]): Promise<number> {
+  const n = pairs.length;
+  let fired = 0;
+  let writes = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => done = r);
+  let stop = false;
+  const loops = pairs.map(async ([, s], i) => {
+    const buf = new Uint8Array(64);
+    const next = pairs[(i + 1) % n]![0];
+    while (!stop) {
+      const got = await s.read(buf);
+      if (got === null) return;
+      for (let k = 0; k < got; k++) {
+        fired++;
+        if (writes < totalWrites) {
+          writes++;
+          next.write(one);
+        }
+      }
+      if (fired >= totalWrites) {
+        stop = true;
+        done();
+        return;
+      }
+    }
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < nActive; i++) {
+    writes++;
+    pairs[(i * Math.ceil(n / nActive)) % n]![0].write(one);
+  }
+  await finished;
+  const dt = performance.now() - t0;
+  // Wake the remaining readers so their loops end: one byte each.
+  for (const [c] of pairs) c.write(one);
+  await Promise.all(loops);
+  return dt / fired;
+}
+
+console.log(`| pairs | writes | evdeno µs/event | plain Deno µs/event | ratio |`);
+console.log(`|---|---|---|---|---|`);
+for (const n of pairCounts) {
+  const a = await makePairs(n);
+  const b = await makePairs(n);
+  const plain = await runPlain(b);
+  const ev = await runEvdeno(a);
+  const plain2 = await runPlain(b);
+  const ev2 = await runEvdeno(a);
+  const e = Math.min(ev, ev2) * 1000;
+  const p = Math.min(plain, plain2) * 1000;
+  console.log(
+    `| ${n} | ${totalWrites} | ${e.toFixed(2)} | ${p.toFixed(2)} | ${(e / p).toFixed(2)}x |`,
+  );
+  for (const [c, s] of [...a, ...b]) {
+    c.close();
+    s.close();
+  }
+}
