@@ -125,6 +125,7 @@ export class SocketBackend implements BevBackend {
     if (this.bev._inCb === 0 && this.bev._output.length > 0 && !this.#writing) {
       this.#queue(ST_WRITE_START);
     }
+    this.bev._updateHold();
   }
 
   outputAdded(): void {

@@ -69,7 +69,9 @@ export class RateBucket {
     this.#write = cfg.writeRate;
     this.#timer = new InternalTimer(base, () => {
       this.#update();
-      onRefill();
+      // The timer runs on the loop's cached clock and may fire just before the tick boundary.
+      if (this.#starved()) this.#schedule();
+      else onRefill();
     });
   }
 
@@ -113,11 +115,17 @@ export class RateBucket {
     this.#timer.disarm();
   }
 
+  #starved(): boolean {
+    const c = this.#cfg;
+    return (!unlimited(c.readRate) && this.#read <= 0) ||
+      (!unlimited(c.writeRate) && this.#write <= 0);
+  }
+
   #schedule(): void {
     if (this.#timer.armed) return;
     const c = this.#cfg;
     const next = this.#start + (this.#tick + 1) * c.tickMs;
-    this.#timer.arm(Math.max(0, next - performance.now()) + 0.5);
+    this.#timer.arm(Math.max(0, next - performance.now()) + 1);
     void this.#base;
   }
 }
