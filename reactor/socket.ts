@@ -66,6 +66,7 @@ export class Socket {
   #writeEvs: Event[] = [];
   #reading = false;
   #buf: Uint8Array | null = null;
+  #spare: Uint8Array | null = null;
   #readSize = MIN_READ;
   #staged: Uint8Array | null = null;
   #stagedOff = 0;
@@ -125,7 +126,14 @@ export class Socket {
     if (st !== null) {
       const off = this.#stagedOff;
       const n = Math.min(max, st.length - off);
-      const out = st.subarray(off, off + n);
+      // Small results are copied so the read buffer can be reused (no allocation and zeroing
+      // per read); large ones are handed over and the next read gets a fresh buffer.
+      let out: Uint8Array;
+      if (n <= 2048) out = st.slice(off, off + n);
+      else {
+        out = st.subarray(off, off + n);
+        this.#spare = null;
+      }
       this.#stagedOff = off + n;
       if (this.#stagedOff >= st.length) {
         this.#staged = null;
@@ -346,7 +354,12 @@ export class Socket {
       default: {
         if (this.#staged !== null && !this.#onlyClosedWatchers()) return;
         this.#reading = true;
-        const buf = this.#buf = new Uint8Array(this.#readSize);
+        if (this.#staged !== null) this.#spare = null; // staged bytes still live in it
+        let buf = this.#spare;
+        if (buf === null || buf.length !== this.#readSize) {
+          buf = this.#spare = new Uint8Array(this.#readSize);
+        }
+        this.#buf = buf;
         (this.#res as Readable).read(buf).then(this.#onRead, this.#onReadErr);
       }
     }
