@@ -60,6 +60,8 @@ export const DNS_NO_SEARCH = 0x01;
 export const DNS_QUERY_USEVC = 0x02;
 /** Query flag: do not retry over TCP on a truncated reply. @example `dns.resolveIpv4("example.com", DNS_QUERY_IGNTC, cb)` */
 export const DNS_QUERY_IGNTC = 0x04;
+/** Query flag (evdeno): neither read nor fill the answer cache for this query. @example `dns.resolveIpv4("example.com", DNS_QUERY_NO_CACHE, cb)` */
+export const DNS_QUERY_NO_CACHE = 0x100;
 /** Query flag: also report the CNAME through the callback. @example `dns.resolveIpv4("www.example.com", DNS_CNAME_CALLBACK, cb)` */
 export const DNS_CNAME_CALLBACK = 0x80;
 

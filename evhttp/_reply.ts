@@ -1,0 +1,89 @@
+/**
+ * Pieces of responses the server builds: status lines (cached per version and code), error
+ * pages, and the `Allow` value for a method mask.
+ *
+ * @module
+ */
+
+import { evhttpMethodName } from "./constants.ts";
+import { reasonPhrase } from "./status.ts";
+
+const statusCache: Map<number, string> = new Map();
+
+/**
+ * `HTTP/1.<minor> <code> <reason>\r\n`; lines with the standard phrase are cached.
+ *
+ * @ignore
+ */
+export function statusLine(minor: number, code: number, reason: string | null): string {
+  if (reason === null) {
+    const key = code * 2 + (minor === 0 ? 0 : 1);
+    let s = statusCache.get(key);
+    if (s === undefined) {
+      s = `HTTP/1.${minor === 0 ? 0 : 1} ${code} ${reasonPhrase(code)}\r\n`;
+      statusCache.set(key, s);
+    }
+    return s;
+  }
+  return `HTTP/1.${minor === 0 ? 0 : 1} ${code} ${safeReason(reason)}\r\n`;
+}
+
+/**
+ * The reason phrase with CR, LF and other control characters replaced by spaces, so a caller's
+ * text can never break the status line.
+ *
+ * @ignore
+ */
+export function safeReason(reason: string): string {
+  for (let i = 0; i < reason.length; i++) {
+    const c = reason.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) {
+      let out = "";
+      for (let j = 0; j < reason.length; j++) {
+        const d = reason.charCodeAt(j);
+        out += (d < 0x20 && d !== 0x09) || d === 0x7f ? " " : reason[j];
+      }
+      return out;
+    }
+  }
+  return reason;
+}
+
+/**
+ * libevent's error page: `<html><head><title>CODE PHRASE</title></head><body><h1>CODE
+ * PHRASE</h1>DETAIL</body></html>` (no newlines), with the standard phrase.
+ *
+ * @ignore
+ */
+export function errorPage(code: number, detail: string | undefined): string {
+  const t = `${code} ${reasonPhrase(code)}`;
+  return `<html><head><title>${t}</title></head><body><h1>${t}</h1>${detail ?? ""}</body></html>`;
+}
+
+/**
+ * The `Allow` header value for a method mask, e.g. `GET, HEAD, POST`.
+ *
+ * @ignore
+ */
+export function allowValue(mask: number): string {
+  const names: string[] = [];
+  for (let bit = 1; bit <= 1 << 15; bit <<= 1) {
+    if ((mask & bit) !== 0) {
+      const n = evhttpMethodName(bit);
+      if (n !== null) names.push(n);
+    }
+  }
+  return names.join(", ");
+}
+
+/**
+ * UTF-8 byte length of `s` when it is pure ASCII, else -1 (callers encode it then).
+ *
+ * @ignore
+ */
+export function asciiLength(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) return -1;
+  }
+  return s.length;
+}

@@ -1,0 +1,888 @@
+/**
+ * The server side of one HTTP connection: a state machine over a bufferevent. Heads are parsed
+ * from views of the input (no copy when the head sits in one chunk), bodies are moved into the
+ * request's input buffer without copying (Content-Length) or decoded in place (chunked), and
+ * each response goes to the output in one `add` for the head (plus the body), so one write
+ * carries it — and the responses to pipelined requests that were parsed in the same pass.
+ *
+ * @module
+ */
+
+import type { Bufferevent } from "../bufferevent/bufferevent.ts";
+import {
+  BEV_EVENT_EOF,
+  BEV_EVENT_TIMEOUT,
+  BEV_EVENT_WRITING,
+  BEV_FINISHED,
+} from "../bufferevent/constants.ts";
+import { Evbuffer } from "../bufferevent/evbuffer.ts";
+import { ActiveEntry } from "../reactor/_active.ts";
+import { InternalTimer } from "../reactor/_internal_timer.ts";
+import { EV_READ, EV_WRITE } from "../reactor/constants.ts";
+import type { EventBase } from "../reactor/event_base.ts";
+import { httpDate } from "./_date.ts";
+import {
+  ChunkedDecoder,
+  findHeadEnd,
+  headLimitStatus,
+  parseRequestHead,
+  RequestHead,
+} from "./_parser.ts";
+import { allowValue, asciiLength, errorPage, statusLine } from "./_reply.ts";
+import { EVHTTP_REQ_CONNECT, EVHTTP_REQ_HEAD, EVREQ_HTTP_EOF } from "./constants.ts";
+import { EvhttpConnection } from "./connection.ts";
+import type { Evhttp } from "./evhttp.ts";
+import {
+  EvhttpRequest,
+  REPLY_DONE,
+  REPLY_NOT_STARTED,
+  REPLY_STREAMING,
+  type ReplyBody,
+  type ReplyChunkCb,
+  type RequestOwner,
+} from "./request.ts";
+import { statusAllowsBody } from "./status.ts";
+import { evhttpHtmlescape, requestPath } from "./uri.ts";
+
+const S_HEAD = 0;
+const S_BODY = 1;
+const S_HANDLING = 2;
+const S_CLOSING = 3;
+const S_FREED = 4;
+
+/** Stop parsing pipelined requests while this much output waits; resume once it drained. */
+const OUT_HIGH = 1024 * 1024;
+/** Stop reading while a handler runs and this much input is buffered. */
+const IN_HIGH = 1024 * 1024;
+/** How long a closing connection keeps reading (and discarding) after its last byte went out. */
+const LINGER_MS = 2000;
+
+// Why the write callback is wanted (it makes writes observable, so it is set only when needed).
+const W_CLOSE = 1;
+const W_CHUNK = 2;
+const W_RESUME = 4;
+
+const CONTINUE_LINE = "HTTP/1.1 100 Continue\r\n\r\n";
+const encoder = new TextEncoder();
+
+/** Shared by every connection: parsing is synchronous, the fields are copied out at once. */
+const head = new RequestHead();
+
+class ProcessEntry extends ActiveEntry {
+  constructor(readonly conn: ServerConn) {
+    super();
+  }
+  _run(): void {
+    this.conn._runEntry();
+  }
+}
+
+function onRead(_bev: Bufferevent, arg: unknown): void {
+  (arg as ServerConn)._onRead();
+}
+
+function onWrite(_bev: Bufferevent, arg: unknown): void {
+  (arg as ServerConn)._onWrite();
+}
+
+function onEvent(_bev: Bufferevent, what: number, arg: unknown): void {
+  (arg as ServerConn)._onEvent(what);
+}
+
+/** @ignore */
+export class ServerConn extends EvhttpConnection implements RequestOwner {
+  /** The server that accepted the connection (limits and timeouts come from it). */
+  readonly http: Evhttp;
+  state = S_HEAD;
+  req: EvhttpRequest | null = null;
+  /** Set while the server is shutting down or the lifetime cap passed: close after a reply. */
+  closeSoon = false;
+  #bev: Bufferevent;
+  #entry: ProcessEntry;
+  #processing = false;
+  #peerEof = false;
+  #bodyLeft = 0;
+  #decoder: ChunkedDecoder | null = null;
+  #headTimer: InternalTimer | null = null;
+  #lifeTimer: InternalTimer | null = null;
+  #lingerTimer: InternalTimer | null = null;
+  #want = 0;
+  #chunkCbs: (ReplyChunkCb | unknown)[] = [];
+  #readPaused = false;
+  #headerTimeout: number;
+  /** The request being handled will be answered with `Connection: close`. */
+  #closeAfter = false;
+  /** An HTTP/1.0 request asked for keep-alive (and gets it). */
+  #keepAlive10 = false;
+
+  constructor(base: EventBase, http: Evhttp, bev: Bufferevent, remote: Deno.Addr) {
+    super(base);
+    this.http = http;
+    this.#bev = bev;
+    this._bev = bev;
+    if (remote.transport === "tcp" || remote.transport === "udp") {
+      this._peerAddress = remote.hostname;
+      this._peerPort = remote.port;
+    }
+    this.#entry = new ProcessEntry(this);
+    this.#entry._pri = base._defaultPriority();
+    this._readTimeout = http._readTimeout;
+    this._writeTimeout = http._writeTimeout;
+    this._maxHeadersSize = http._maxHeadersSize;
+    this._maxBodySize = http._maxBodySize;
+    this.#headerTimeout = http._headerTimeout;
+    bev.setcb(onRead, null, onEvent, this);
+    this._applyTimeouts();
+    if (http._lifetime > 0) {
+      this.#lifeTimer = new InternalTimer(base, () => this.#lifetimeOver());
+      this.#lifeTimer.arm(http._lifetime);
+    }
+  }
+
+  /** Starts reading requests. */
+  start(): void {
+    this.#armHeadTimer();
+    this.#bev.enable(EV_READ | EV_WRITE);
+  }
+
+  /** Answers 503 without reading anything, then closes (over the connection limit). */
+  reject503(): void {
+    this.#bev.enable(EV_WRITE);
+    this.#writeErrorPage(null, 503, undefined, null);
+  }
+
+  /** Whether no request is in progress (nothing received of the next one either). */
+  isIdle(): boolean {
+    return this.state === S_HEAD && this.#bev.getInput().length === 0;
+  }
+
+  // ------------------------------------------------------------------ bufferevent callbacks
+
+  _onRead(): void {
+    const st = this.state;
+    if (st === S_CLOSING) {
+      const input = this.#bev.getInput();
+      input.drain(input.length);
+      return;
+    }
+    if (st === S_HANDLING) {
+      // A handler is busy: keep what arrives (pipelined requests) but bound it.
+      if (this.#bev.getInput().length >= IN_HIGH) this.#pauseRead();
+      return;
+    }
+    this._process();
+  }
+
+  _onWrite(): void {
+    const want = this.#want;
+    if ((want & W_CHUNK) !== 0) {
+      this.#want &= ~W_CHUNK;
+      const cbs = this.#chunkCbs;
+      this.#chunkCbs = [];
+      for (let i = 0; i < cbs.length; i += 2) {
+        try {
+          (cbs[i] as ReplyChunkCb)(this, cbs[i + 1]);
+        } catch (e) {
+          this._base._reportError(e);
+        }
+        if (this.state === S_FREED) return;
+      }
+    }
+    if ((want & W_RESUME) !== 0) {
+      this.#want &= ~W_RESUME;
+      this._process();
+    }
+    if (this.state === S_CLOSING && this.#bev.getOutput().length === 0) {
+      this.#want &= ~W_CLOSE;
+      this.#finishClose();
+    }
+    this.#syncWriteCb();
+  }
+
+  _onEvent(what: number): void {
+    if ((what & BEV_EVENT_TIMEOUT) !== 0) {
+      if ((what & BEV_EVENT_WRITING) !== 0) {
+        this._close();
+        return;
+      }
+      this.#readTimedOut();
+      return;
+    }
+    if ((what & BEV_EVENT_EOF) !== 0) {
+      this.#peerEof = true;
+      switch (this.state) {
+        case S_HEAD:
+        case S_BODY:
+          // Nothing or part of a request: libevent closes without a response.
+          this.#closeWhenWritten();
+          return;
+        case S_HANDLING:
+          // Half-close: the reply (and those to requests already buffered) can still be
+          // delivered; the connection closes once nothing is left.
+          return;
+        case S_CLOSING:
+          if (this.#bev.getOutput().length === 0) this._close();
+          return;
+      }
+      return;
+    }
+    // Errors: the peer is gone.
+    this._close();
+  }
+
+  // ------------------------------------------------------------------ request processing
+
+  /** The connection's loop entry: deferred chunk callbacks, then buffered requests. */
+  _runEntry(): void {
+    if ((this.#want & W_CHUNK) !== 0 && this.#bev.getOutput().length === 0) this._onWrite();
+    if (this.state === S_HEAD) this._process();
+  }
+
+  /** Parses and dispatches what is buffered, as far as it goes. */
+  _process(): void {
+    if (this.#processing) return;
+    this.#processing = true;
+    try {
+      const bev = this.#bev;
+      const input = bev.getInput();
+      const output = bev.getOutput();
+      for (;;) {
+        const st = this.state;
+        if (st === S_HEAD) {
+          if (output.length >= OUT_HIGH) {
+            this.#want |= W_RESUME;
+            this.#syncWriteCb();
+            break;
+          }
+          if (input.length === 0) {
+            if (this.#peerEof) this.#closeWhenWritten();
+            break;
+          }
+          if (!this.#parseHead(input)) break;
+        } else if (st === S_BODY) {
+          if (!this.#readBody(input)) break;
+        } else break;
+      }
+    } finally {
+      this.#processing = false;
+    }
+  }
+
+  /** Tries to parse one head; false when more bytes are needed or the connection is closing. */
+  #parseHead(input: Evbuffer): boolean {
+    let view = input.peek(1)[0]!;
+    let end = findHeadEnd(view, 0);
+    const max = this._maxHeadersSize;
+    if (end < 0 && view.length < input.length) {
+      const cap = max < 0 ? input.length : Math.min(input.length, max * 3 + 4096);
+      view = input.pullup(cap)!;
+      end = findHeadEnd(view, 0);
+    }
+    if (end < 0) {
+      const lim = headLimitStatus(view, 0, -1, max);
+      if (lim !== 0) this.#protocolError(lim, "");
+      else if (this.#peerEof) this.#closeWhenWritten();
+      else if (this.#headTimer !== null && !this.#headTimer.armed) this.#armHeadTimer();
+      return false;
+    }
+    const lim = headLimitStatus(view, 0, end, max);
+    if (lim !== 0) {
+      this.#protocolError(lim, "");
+      return false;
+    }
+    const code = parseRequestHead(view, 0, end, head);
+    input.drain(end);
+    this.#headTimer?.disarm();
+    if (code !== 0) {
+      this.#protocolError(code, head.errorReason);
+      return false;
+    }
+    this.#beginRequest();
+    return this.state === S_HEAD || this.state === S_BODY;
+  }
+
+  #beginRequest(): void {
+    const http = this.http;
+    const req = new EvhttpRequest(null);
+    req._incoming = true;
+    req._owner = this;
+    req._conn = this;
+    req._method = head.method;
+    req._methodName = head.methodName;
+    req._uri = head.uri;
+    req._major = head.major;
+    req._minor = head.minor;
+    req._inHeaders = head.headers;
+    req._hostHeader = head.host;
+    req._bodyOut = head.method !== EVHTTP_REQ_HEAD;
+    this.req = req;
+    this.#closeAfter = this.closeSoon || head.connectionClose ||
+      (head.minor === 0 && !head.connectionKeepAlive);
+    this.#keepAlive10 = head.minor === 0 && head.connectionKeepAlive && !this.#closeAfter;
+    const chunked = head.chunked;
+    const cl = head.contentLength;
+    const expectContinue = head.expectContinue;
+
+    if ((http._allowedMethods & head.method) === 0) {
+      this.#writeErrorPage(req, 405, undefined, allowValue(http._allowedMethods));
+      return;
+    }
+    if (head.expectOther) {
+      this.#writeErrorPage(req, 417, undefined, null);
+      return;
+    }
+    const path = requestPath(head.uri);
+    if (path === null) {
+      this.#writeErrorPage(req, 400, undefined, null);
+      return;
+    }
+    if (path.indexOf("\0") >= 0) {
+      this.#writeErrorPage(req, 400, undefined, null);
+      return;
+    }
+    const maxBody = this._maxBodySize;
+    if (maxBody >= 0 && cl > maxBody) {
+      this.#writeErrorPage(req, 413, undefined, null);
+      return;
+    }
+
+    const server = http._findVhost(req.getHost());
+    server._route(req, path);
+    const hasBody = chunked || cl > 0;
+    const hcb = server._headerCb;
+    if (hcb !== null) {
+      // While the hook runs the body is still unread: a reply from it closes afterwards.
+      this.state = hasBody ? S_BODY : S_HANDLING;
+      let r: number | void = 0;
+      try {
+        r = hcb(req, server._headerArg);
+      } catch (e) {
+        this._base._reportError(e);
+        r = -1;
+      }
+      if (this.state === S_FREED || this.req !== req) return;
+      if (r !== undefined && r < 0) {
+        if (req._replyState === REPLY_NOT_STARTED) {
+          this._close();
+          return;
+        }
+      }
+      if (req._replyState !== REPLY_NOT_STARTED) return;
+      this.state = S_HEAD;
+    }
+
+    if (chunked) {
+      const d = this.#decoder ??= new ChunkedDecoder({
+        maxBodySize: maxBody < 0 ? Infinity : maxBody,
+      });
+      d.reset();
+      this.#bodyLeft = -1;
+    } else if (cl > 0) {
+      this.#bodyLeft = cl;
+    } else {
+      this.#dispatch(req);
+      return;
+    }
+    if (expectContinue && this.#bev.getInput().length === 0) {
+      this.#bev.getOutput().add(CONTINUE_LINE);
+    }
+    this.state = S_BODY;
+  }
+
+  /** Moves body bytes into the request; false when more are needed (or on an error). */
+  #readBody(input: Evbuffer): boolean {
+    const req = this.req!;
+    const buf = req.getInputBuffer();
+    if (this.#bodyLeft >= 0) {
+      const n = Math.min(this.#bodyLeft, input.length);
+      if (n > 0) {
+        input.removeBuffer(buf, n);
+        this.#bodyLeft -= n;
+        if (!this.#deliverPiece(req, buf)) return false;
+      }
+      if (this.#bodyLeft > 0) return false;
+    } else {
+      const d = this.#decoder!;
+      let consumed = 0;
+      const views = input.peek();
+      for (let v = 0; v < views.length && !d.done && d.error === 0; v++) {
+        const view = views[v]!;
+        const used = d.feed(view, 0, view.length);
+        consumed += used;
+        for (let i = 0; i < d.count; i++) buf.add(d.data(view, i));
+      }
+      input.drain(consumed);
+      if (d.error !== 0) {
+        this.#protocolError(d.error, d.errorReason);
+        return false;
+      }
+      if (buf.length > 0 && !this.#deliverPiece(req, buf)) return false;
+      if (!d.done) return false;
+      const tr = d.trailers;
+      for (let i = 0; i < tr.size; i++) {
+        req._inHeaders._addUnchecked(tr.keyAt(i), tr._lkeyAt(i), tr.valueAt(i));
+      }
+    }
+    this.#dispatch(req);
+    return this.state === S_HEAD;
+  }
+
+  /** Hands a body piece to the chunked callback, if any; false when the request went away. */
+  #deliverPiece(req: EvhttpRequest, buf: Evbuffer): boolean {
+    const cb = req._chunkCb;
+    if (cb === null || buf.length === 0) return true;
+    try {
+      cb(req, req._arg);
+    } catch (e) {
+      this._base._reportError(e);
+    }
+    buf.drain(buf.length);
+    return this.req === req && this.state === S_BODY;
+  }
+
+  #dispatch(req: EvhttpRequest): void {
+    this.state = S_HANDLING;
+    const cb = req._cb;
+    if (cb === null) {
+      this.#default404(req);
+      return;
+    }
+    try {
+      cb(req, req._arg);
+    } catch (e) {
+      this._base._reportError(e);
+      if (this.req === req && req._replyState === REPLY_NOT_STARTED && this.state !== S_FREED) {
+        this.#writeErrorPage(req, 500, undefined, null);
+      }
+    }
+  }
+
+  #default404(req: EvhttpRequest): void {
+    this.#writeErrorPage(
+      req,
+      404,
+      `<p>The requested URL ${evhttpHtmlescape(req._uri)} was not found on this server.</p>`,
+      null,
+    );
+  }
+
+  // ------------------------------------------------------------------ replies
+
+  _sendReply(req: EvhttpRequest, code: number, reason: string | null, body?: ReplyBody): void {
+    if (this.req !== req || this.state === S_FREED) return;
+    req._code = code;
+    req._reason = reason ?? "";
+    let bodyBytes: Uint8Array | null = null;
+    let bodyStr: string | null = null;
+    let bodyLen = 0;
+    let out = req._outBuf;
+    if (out !== null && out.length > 0) {
+      if (body !== undefined) appendBody(out, body);
+      bodyLen = out.length;
+    } else if (body !== undefined) {
+      if (typeof body === "string") {
+        const n = body.length < 16384 ? asciiLength(body) : -1;
+        if (n >= 0) {
+          bodyStr = body;
+          bodyLen = n;
+        } else {
+          bodyBytes = encoder.encode(body);
+          bodyLen = bodyBytes.length;
+        }
+      } else if (body instanceof Uint8Array) {
+        bodyBytes = body;
+        bodyLen = body.length;
+      } else {
+        out = body;
+        bodyLen = body.length;
+      }
+    }
+    const allow = statusAllowsBody(code);
+    const send = allow && req._bodyOut && req._method !== EVHTTP_REQ_CONNECT;
+    const s = this.#headString(req, code, reason, allow, allow ? bodyLen : -1, false);
+    const output = this.#bev.getOutput();
+    if (send && bodyStr !== null) {
+      output.add(s + bodyStr);
+    } else {
+      output.add(s);
+      if (send) {
+        if (bodyBytes !== null) output.add(bodyBytes);
+        else if (out !== null) output.addBuffer(out);
+      }
+    }
+    if (out !== null && out.length > 0) out.drain(out.length);
+    req._replyState = REPLY_DONE;
+    this.#requestDone(req);
+  }
+
+  _sendError(req: EvhttpRequest, code: number, reason?: string): void {
+    if (this.req !== req || this.state === S_FREED) return;
+    this.#writeErrorPage(req, code, reason, null);
+  }
+
+  _replyStart(req: EvhttpRequest, code: number, reason: string | null): void {
+    if (this.req !== req || this.state === S_FREED) return;
+    req._code = code;
+    req._reason = reason ?? "";
+    const allow = statusAllowsBody(code);
+    const hasBody = allow && req._bodyOut && req._method !== EVHTTP_REQ_CONNECT;
+    if (this.state === S_BODY) this.#closeAfter = true;
+    const s = this.#headString(req, code, reason, allow, -1, hasBody);
+    this.#bev.getOutput().add(s);
+    req._replyState = REPLY_STREAMING;
+    if (!hasBody) req._bodyOut = false;
+    if (this.state === S_BODY) {
+      // Answering before the body arrived: the rest of it is dropped and the connection closes.
+      this.state = S_HANDLING;
+    }
+  }
+
+  _replyChunk(req: EvhttpRequest, body: ReplyBody, cb: ReplyChunkCb | null, arg: unknown): void {
+    if (this.req !== req || this.state === S_FREED) return;
+    const output = this.#bev.getOutput();
+    let n: number;
+    if (req._bodyOut) {
+      if (typeof body === "string") {
+        const bytes = encoder.encode(body);
+        n = bytes.length;
+        if (n > 0) {
+          if (req._chunkedOut) output.add(n.toString(16) + "\r\n");
+          output.add(bytes);
+        }
+      } else if (body instanceof Uint8Array) {
+        n = body.length;
+        if (n > 0) {
+          if (req._chunkedOut) output.add(n.toString(16) + "\r\n");
+          output.add(body);
+        }
+      } else {
+        n = body.length;
+        if (n > 0) {
+          if (req._chunkedOut) output.add(n.toString(16) + "\r\n");
+          output.addBuffer(body);
+        }
+      }
+      if (n > 0 && req._chunkedOut) output.add("\r\n");
+    } else if (body instanceof Evbuffer) {
+      body.drain(body.length);
+    }
+    if (cb !== null) {
+      this.#chunkCbs.push(cb, arg);
+      this.#want |= W_CHUNK;
+      this.#syncWriteCb();
+      // Nothing to write: run the callback from the loop, never inside this call.
+      if (output.length === 0) this._base._activateEntry(this.#entry);
+    }
+  }
+
+  _replyEnd(req: EvhttpRequest): void {
+    if (this.req !== req || this.state === S_FREED) return;
+    if (req._chunkedOut) this.#bev.getOutput().add("0\r\n\r\n");
+    req._replyState = REPLY_DONE;
+    this.#requestDone(req);
+  }
+
+  _cancel(req: EvhttpRequest): void {
+    if (this.req !== req || this.state === S_FREED) return;
+    if (req._replyState === REPLY_DONE) return;
+    req._owner = null;
+    req._conn = null;
+    this._close();
+  }
+
+  /**
+   * The response head. `bodyLen`: the length of a complete body (-1: streaming, or none
+   * allowed); `stream`: a streamed reply that will carry a body.
+   */
+  #headString(
+    req: EvhttpRequest,
+    code: number,
+    reason: string | null,
+    allow: boolean,
+    bodyLen: number,
+    stream: boolean,
+  ): string {
+    let s = statusLine(req._minor, code, reason);
+    let hasDate = false;
+    let hasType = false;
+    let hasLength = false;
+    let connClose = false;
+    const h = req._outHeaders;
+    if (h !== null) {
+      const n = h.size;
+      for (let i = 0; i < n; i++) {
+        const lk = h._lkeyAt(i);
+        const v = h.valueAt(i);
+        switch (lk.length) {
+          case 4:
+            if (lk === "date") hasDate = true;
+            break;
+          case 10:
+            if (lk === "connection") {
+              if (/(^|[\s,])close($|[\s,])/i.test(v)) connClose = true;
+              // Our own decision is written below; the user's keep-alive/close is folded in.
+              continue;
+            }
+            break;
+          case 12:
+            if (lk === "content-type") hasType = true;
+            break;
+          case 14:
+            if (lk === "content-length") {
+              if (!allow || (code >= 200 && code < 300 && req._method === EVHTTP_REQ_CONNECT)) {
+                continue;
+              }
+              hasLength = true;
+            }
+            break;
+          case 17:
+            if (lk === "transfer-encoding") {
+              // Framing is ours to decide: a user's Transfer-Encoding would lie about the body.
+              continue;
+            }
+            break;
+        }
+        s += h.keyAt(i) + ": " + v + "\r\n";
+      }
+    }
+    if (!hasDate) s += "Date: " + httpDate(this._base.gettimeofdayCached()) + "\r\n";
+    if (allow) {
+      if (!hasType && (bodyLen > 0 || stream || req._bodyOut)) {
+        const ct = this.http._defaultContentType;
+        if (ct !== null) s += "Content-Type: " + ct + "\r\n";
+      }
+      if (stream) {
+        if (!hasLength) {
+          if (req._minor >= 1) {
+            req._chunkedOut = true;
+            s += "Transfer-Encoding: chunked\r\n";
+          } else {
+            // HTTP/1.0 without a length: the body ends when the connection does.
+            this.#closeAfter = true;
+          }
+        }
+      } else if (!hasLength && bodyLen >= 0) {
+        if (req._bodyOut || bodyLen > 0) s += "Content-Length: " + bodyLen + "\r\n";
+      }
+    }
+    if (connClose || this.closeSoon) this.#closeAfter = true;
+    if (this.#closeAfter) {
+      if (req._minor >= 1 || this.#keepAlive10) s += "Connection: close\r\n";
+    } else if (this.#keepAlive10) {
+      s += "Connection: keep-alive\r\n";
+    }
+    return s + "\r\n";
+  }
+
+  /**
+   * Writes an error page and closes after it. `req` null: the request could not be parsed.
+   * The status line always says HTTP/1.1 with the standard phrase (libevent's page layout).
+   */
+  #writeErrorPage(
+    req: EvhttpRequest | null,
+    code: number,
+    detail: string | undefined,
+    allowHeader: string | null,
+  ): void {
+    if (this.state === S_FREED) return;
+    const page = errorPage(code, detail);
+    const bytes = encoder.encode(page);
+    let s = statusLine(1, code, null);
+    s += "Date: " + httpDate(this._base.gettimeofdayCached()) + "\r\n";
+    if (allowHeader !== null) s += "Allow: " + allowHeader + "\r\n";
+    const withBody = statusAllowsBody(code);
+    if (withBody) {
+      s += "Content-Type: text/html\r\nContent-Length: " + bytes.length + "\r\n";
+    }
+    s += "Connection: close\r\n\r\n";
+    const output = this.#bev.getOutput();
+    output.add(s);
+    if (withBody && (req === null || req._method !== EVHTTP_REQ_HEAD)) output.add(bytes);
+    if (req !== null) {
+      req._code = code;
+      req._reason = "";
+      req._replyState = REPLY_DONE;
+      if (req._outHeaders !== null) req._outHeaders.clear();
+      if (req._outBuf !== null) req._outBuf.drain(req._outBuf.length);
+    }
+    this.#closeAfter = true;
+    this.#beginClose();
+  }
+
+  #protocolError(code: number, _why: string): void {
+    this.#headTimer?.disarm();
+    this.#writeErrorPage(null, code, undefined, null);
+  }
+
+  /** The reply to `req` is complete. */
+  #requestDone(req: EvhttpRequest): void {
+    req._owner = null;
+    if (this.#closeAfter || this.state === S_BODY) {
+      this.#beginClose();
+      return;
+    }
+    this.req = null;
+    this.state = S_HEAD;
+    this.#closeAfter = false;
+    this.#keepAlive10 = false;
+    if (this.#readPaused) {
+      this.#readPaused = false;
+      this.#bev.enable(EV_READ);
+    }
+    if (!this.#processing) {
+      if (this.#bev.getInput().length > 0 || this.#peerEof) {
+        this._base._activateEntry(this.#entry);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ closing and timeouts
+
+  /** Stops handling requests; closes once the output drained (lingering to read the rest). */
+  #beginClose(): void {
+    if (this.state === S_CLOSING || this.state === S_FREED) return;
+    this.state = S_CLOSING;
+    this.#headTimer?.disarm();
+    const req = this.req;
+    if (req !== null) req._owner = null;
+    const bev = this.#bev;
+    const input = bev.getInput();
+    input.drain(input.length);
+    if (bev.getOutput().length === 0) {
+      this.#finishClose();
+      return;
+    }
+    this.#want |= W_CLOSE;
+    this.#syncWriteCb();
+  }
+
+  /** Output drained while closing: half-close and wait for the peer's EOF (bounded). */
+  #finishClose(): void {
+    if (this.#peerEof) {
+      this._close();
+      return;
+    }
+    const bev = this.#bev;
+    bev.flush(EV_WRITE, BEV_FINISHED);
+    if (this.#lingerTimer === null) {
+      this.#lingerTimer = new InternalTimer(this._base, () => this._close());
+      this.#lingerTimer.arm(LINGER_MS);
+      bev.setTimeouts(0, this._writeTimeout);
+      bev.enable(EV_READ);
+    }
+  }
+
+  /** Closes after what was already written went out (EOF from the peer, idle). */
+  #closeWhenWritten(): void {
+    if (this.state === S_FREED) return;
+    this.state = S_CLOSING;
+    if (this.#bev.getOutput().length === 0) {
+      this._close();
+      return;
+    }
+    this.#want |= W_CLOSE;
+    this.#syncWriteCb();
+  }
+
+  #readTimedOut(): void {
+    switch (this.state) {
+      case S_HEAD:
+        if (this.#bev.getInput().length === 0) this.#closeWhenWritten();
+        else this.#writeErrorPage(null, 408, undefined, null);
+        return;
+      case S_BODY:
+        this.#writeErrorPage(null, 408, undefined, null);
+        return;
+      case S_HANDLING:
+        // The handler is taking its time; the read timeout only guards receiving.
+        if (!this.#readPaused) this.#bev.enable(EV_READ);
+        return;
+      default:
+        this._close();
+    }
+  }
+
+  #armHeadTimer(): void {
+    if (this.#headerTimeout <= 0) return;
+    if (this.#headTimer === null) {
+      this.#headTimer = new InternalTimer(this._base, () => this.#headTimedOut());
+    }
+    this.#headTimer.arm(this.#headerTimeout);
+  }
+
+  #headTimedOut(): void {
+    if (this.state !== S_HEAD) return;
+    if (this.#bev.getInput().length === 0 && this.req === null) this.#closeWhenWritten();
+    else this.#writeErrorPage(null, 408, undefined, null);
+  }
+
+  #lifetimeOver(): void {
+    this.closeSoon = true;
+    if (this.state === S_HEAD) {
+      if (this.#bev.getInput().length === 0) this.#closeWhenWritten();
+      else this.#writeErrorPage(null, 408, undefined, null);
+    } else if (this.state === S_BODY) {
+      this.#writeErrorPage(null, 408, undefined, null);
+    }
+    // S_HANDLING: the reply will say `Connection: close`.
+  }
+
+  /** Closes an idle connection (server shutdown); true if it was idle. */
+  closeIfIdle(): boolean {
+    if (this.state === S_HEAD && this.#bev.getInput().length === 0) {
+      this.#closeWhenWritten();
+      return true;
+    }
+    return false;
+  }
+
+  #pauseRead(): void {
+    this.#readPaused = true;
+    this.#bev.disable(EV_READ);
+  }
+
+  #syncWriteCb(): void {
+    if (this.state === S_FREED) return;
+    const bev = this.#bev;
+    const want = this.#want !== 0;
+    if (want !== (bev._writecb !== null)) bev.setcb(onRead, want ? onWrite : null, onEvent, this);
+  }
+
+  override _close(): void {
+    if (this.state === S_FREED) return;
+    this.state = S_FREED;
+    this.#headTimer?.disarm();
+    this.#lifeTimer?.disarm();
+    this.#lingerTimer?.disarm();
+    this._base._deactivate(this.#entry);
+    this.#chunkCbs = [];
+    const req = this.req;
+    this.req = null;
+    this._bev = null;
+    this.#bev.free();
+    if (req !== null) {
+      const unfinished = req._replyState !== REPLY_DONE;
+      req._owner = null;
+      req._conn = null;
+      if (unfinished && req._errorCb !== null) {
+        try {
+          req._errorCb(EVREQ_HTTP_EOF, req._arg);
+        } catch (e) {
+          this._base._reportError(e);
+        }
+      }
+    }
+    this.http._connClosed(this);
+    this._runCloseCb();
+  }
+
+  override _applyTimeouts(): void {
+    if (this.state === S_FREED) return;
+    this.#bev.setTimeouts(this._readTimeout, this._writeTimeout);
+  }
+}
+
+function appendBody(out: Evbuffer, body: ReplyBody): void {
+  if (typeof body === "string" || body instanceof Uint8Array) out.add(body);
+  else out.addBuffer(body);
+}

@@ -1,0 +1,44 @@
+/**
+ * `evhttp`: an HTTP/1.1 server with libevent's API (`Evhttp`, `EvhttpRequest`), header lists
+ * (`Evkeyvalq`), URI parsing and encoding helpers, status codes and reason phrases.
+ *
+ * @example
+ * ```ts
+ * import { EventBase } from "@evdeno/evdeno/reactor";
+ * import { Evhttp, HTTP_OK } from "@evdeno/evdeno/evhttp";
+ * const base = new EventBase();
+ * const http = new Evhttp(base);
+ * http.setCb("/hello", (req) => req.sendReply(HTTP_OK, null, "hello\n"));
+ * const bound = http.bindSocket("127.0.0.1", 0);
+ * console.log("listening on", bound.addr);
+ * // await base.dispatch();
+ * http.free();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./constants.ts";
+export { isValidStatus, reasonPhrase, STATUS_TEXT, statusAllowsBody } from "./status.ts";
+export { Evkeyvalq } from "./keyvalq.ts";
+export {
+  evhttpDecodeUri,
+  evhttpEncodeUri,
+  evhttpHtmlescape,
+  evhttpParseQuery,
+  evhttpParseQueryStr,
+  evhttpParseQueryStrFlags,
+  EvhttpUri,
+  evhttpUridecode,
+  evhttpUridecodeBytes,
+  evhttpUriencode,
+} from "./uri.ts";
+export { EvhttpConnection, type EvhttpConnectionCloseCb } from "./connection.ts";
+export {
+  EvhttpRequest,
+  type ReplyBody,
+  type ReplyChunkCb,
+  type RequestCb,
+  type RequestErrorCb,
+} from "./request.ts";
+export { Evhttp, type EvhttpBevCb, EvhttpBoundSocket, type EvhttpHeaderCb } from "./evhttp.ts";
