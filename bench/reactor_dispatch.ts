@@ -1,9 +1,11 @@
 // Dispatch cost shaped like libevent's test/bench.c: N connected socket pairs, each with a
 // persistent read event; every callback reads one byte and writes one to the next pair, so a
 // chain of writes propagates through active events. Compared, in the same run, with the same
-// shape written as plain Deno `conn.read`/`conn.write` loops.
+// shape written as plain Deno `conn.read`/`conn.write` loops. Time is process CPU time (user +
+// system) per event, which a shared, noisy machine distorts far less than wall-clock time.
 //
 //   deno run -A bench/reactor_dispatch.ts [--pairs 100,1000] [--writes 20000] [--active 100]
+import process from "node:process";
 import { EV_PERSIST, EV_READ, Event, EventBase, Socket } from "../reactor/mod.ts";
 
 function arg(name: string, dflt: string): string {
@@ -56,13 +58,14 @@ async function runEvdeno(pairs: [Deno.Conn, Deno.Conn][]): Promise<number> {
     ev.add();
     events.push(ev);
   }
-  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < nActive; i++) {
     writes++;
     writers[(i * Math.ceil(n / nActive)) % n]!.send(one);
   }
   await base.dispatch();
-  const dt = performance.now() - t0;
+  const c = process.cpuUsage(cpu0);
+  const dt = (c.user + c.system) / 1000;
   for (const ev of events) ev.del();
   base.free();
   return dt / fired;
@@ -95,20 +98,21 @@ async function runPlain(pairs: [Deno.Conn, Deno.Conn][]): Promise<number> {
       }
     }
   });
-  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < nActive; i++) {
     writes++;
     pairs[(i * Math.ceil(n / nActive)) % n]![0].write(one);
   }
   await finished;
-  const dt = performance.now() - t0;
+  const c = process.cpuUsage(cpu0);
+  const dt = (c.user + c.system) / 1000;
   // Wake the remaining readers so their loops end: one byte each.
   for (const [c] of pairs) c.write(one);
   await Promise.all(loops);
   return dt / fired;
 }
 
-console.log(`| pairs | writes | evdeno µs/event | plain Deno µs/event | ratio |`);
+console.log(`| pairs | writes | evdeno CPU µs/event | plain Deno CPU µs/event | ratio |`);
 console.log(`|---|---|---|---|---|`);
 for (const n of pairCounts) {
   // Fresh pairs for every run, so no run sees bytes another one left behind.

@@ -8,6 +8,7 @@
  */
 
 import { ActiveEntry } from "../reactor/_active.ts";
+import { InternalTimer } from "../reactor/_internal_timer.ts";
 import { EV_READ, EV_WRITE } from "../reactor/constants.ts";
 import type { BevBackend } from "./_backend.ts";
 import { BlockPool, defaultPool, type PooledBlock } from "./_pool.ts";
@@ -30,6 +31,8 @@ const READ_AHEAD_CAP = 1024 * 1024;
 /** Largest single write handed to the runtime. */
 const MAX_WRITE = 4 * 1024 * 1024;
 const SCRATCH = 64 * 1024;
+/** Scratch of connections that never had more than this queued (idle memory stays small). */
+const SMALL_SCRATCH = 4096;
 
 const ST_READ = 1;
 const ST_WROTE = 2;
@@ -44,6 +47,21 @@ class SocketEntry extends ActiveEntry {
   _run(): void {
     this.sb.run();
   }
+}
+
+/** TLS settings of a TLS bufferevent. @ignore */
+export interface TlsSettings {
+  hostname?: string;
+  caCerts?: string[];
+  alpnProtocols?: string[];
+  handshakeTimeoutMs?: number;
+}
+
+/** Default deadline for a server-side handshake, so a stalled client cannot hold a connection. */
+const DEFAULT_HANDSHAKE_MS = 10_000;
+
+function isTlsConn(c: Deno.Conn): c is Deno.TlsConn {
+  return typeof (c as Deno.TlsConn).handshake === "function";
 }
 
 function isCancellation(e: unknown): boolean {
@@ -80,7 +98,15 @@ export class SocketBackend implements BevBackend {
   #onWrote: (n: number) => void;
   #onWriteErr: (e: unknown) => void;
 
-  constructor(bev: Bufferevent, conn: Deno.Conn | null, noDelay: boolean) {
+  #tls: TlsSettings | null;
+
+  constructor(
+    bev: Bufferevent,
+    conn: Deno.Conn | null,
+    noDelay: boolean,
+    tls: TlsSettings | null = null,
+  ) {
+    this.#tls = tls;
     this.bev = bev;
     bev._backend = this;
     this.#noDelay = noDelay;
@@ -104,7 +130,77 @@ export class SocketBackend implements BevBackend {
     };
     // Hook output additions made outside our callbacks: they start a write on the next pass.
     bev._output._setAddHook(() => this.outputAdded());
-    if (conn !== null) this.#attach(conn);
+    if (conn === null) return;
+    if (tls === null) this.#attach(conn);
+    else if (isTlsConn(conn)) this.#establish(this.#handshake(conn, true));
+    else {
+      // STARTTLS: upgrade an existing plain connection, verifying the peer's name.
+      const host = tls.hostname ?? (conn.remoteAddr as Deno.NetAddr).hostname;
+      this.#establish(this.#upgrade(conn, host));
+    }
+  }
+
+  /** TLS info of an established TLS connection (ALPN protocol and so on), or null. */
+  tlsInfo(): Promise<Deno.TlsHandshakeInfo> | null {
+    const c = this.conn;
+    return c !== null && isTlsConn(c) ? c.handshake() : null;
+  }
+
+  async #upgrade(conn: Deno.Conn, hostname: string): Promise<Deno.Conn> {
+    const t = this.#tls!;
+    const opts: Deno.StartTlsOptions = { hostname };
+    if (t.caCerts !== undefined) opts.caCerts = t.caCerts;
+    if (t.alpnProtocols !== undefined) opts.alpnProtocols = t.alpnProtocols;
+    const tc = await Deno.startTls(conn as Deno.TcpConn, opts);
+    return this.#handshake(tc, false);
+  }
+
+  async #handshake(tc: Deno.TlsConn, server: boolean): Promise<Deno.Conn> {
+    let timer: InternalTimer | null = null;
+    if (server) {
+      // A server-side handshake has a deadline: closing the connection fails the handshake.
+      timer = new InternalTimer(this.bev._base, () => {
+        try {
+          tc.close();
+        } catch { /* already closed */ }
+      });
+      timer.arm(this.#tls?.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS);
+    }
+    try {
+      await tc.handshake();
+      return tc;
+    } catch (e) {
+      try {
+        tc.close();
+      } catch { /* already closed */ }
+      if (timer !== null && !timer.armed) {
+        throw new Deno.errors.TimedOut("TLS handshake timed out", { cause: e });
+      }
+      throw e;
+    } finally {
+      timer?.disarm();
+    }
+  }
+
+  #establish(p: Promise<Deno.Conn>): void {
+    this.#connecting = true;
+    this.bev._setConnecting(true);
+    this.bev._updateHold();
+    p.then((c) => {
+      this.#connecting = false;
+      if (this.#closed) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+        return;
+      }
+      this.#attach(c);
+      this.#queue(ST_CONNECTED);
+    }, (e) => {
+      this.#connecting = false;
+      this.#connectErr = e;
+      this.#queue(ST_CONNECT_FAILED);
+    });
   }
 
   getConn(): Deno.Conn | null {
@@ -169,27 +265,21 @@ export class SocketBackend implements BevBackend {
     if (!inFlightWrite) bev._output.free();
   }
 
-  connect(addr: Deno.ConnectOptions | Deno.UnixConnectOptions): void {
+  connect(addr: Deno.ConnectOptions | Deno.UnixConnectOptions, verifyHost?: string): void {
     if (this.conn !== null || this.#connecting) throw new TypeError("already connected");
-    this.#connecting = true;
-    this.bev._setConnecting(true);
-    this.bev._updateHold();
-    const p = "path" in addr
-      ? Deno.connect(addr as Deno.UnixConnectOptions)
-      : Deno.connect(addr as Deno.ConnectOptions);
-    p.then((c) => {
-      this.#connecting = false;
-      if (this.#closed) {
-        c.close();
-        return;
-      }
-      this.#attach(c);
-      this.#queue(ST_CONNECTED);
-    }, (e) => {
-      this.#connecting = false;
-      this.#connectErr = e;
-      this.#queue(ST_CONNECT_FAILED);
-    });
+    if ("path" in addr) {
+      if (this.#tls !== null) throw new TypeError("TLS over Unix sockets is not supported");
+      this.#establish(Deno.connect(addr as Deno.UnixConnectOptions));
+      return;
+    }
+    const a = addr as Deno.ConnectOptions;
+    if (this.#tls === null) {
+      this.#establish(Deno.connect(a));
+      return;
+    }
+    // Without tls.hostname the certificate is verified against the host we connect to.
+    const host = this.#tls.hostname ?? verifyHost ?? a.hostname ?? "127.0.0.1";
+    this.#establish(Deno.connect(a).then((c) => this.#upgrade(c, host)));
   }
 
   connectHostname(
@@ -224,7 +314,7 @@ export class SocketBackend implements BevBackend {
           this.#queue(ST_CONNECT_FAILED);
           return;
         }
-        this.connect({ hostname: res[0]!.address, port });
+        this.connect({ hostname: res[0]!.address, port }, host);
       },
     );
   }
@@ -349,8 +439,14 @@ export class SocketBackend implements BevBackend {
     let max = bev._writeLimit();
     if (max === 0) return;
     if (max < 0 || max > MAX_WRITE) max = MAX_WRITE;
-    if (this.#scratch === null) this.#scratch = new Uint8Array(SCRATCH);
-    const chunk = out._peekWrite(max, this.#scratch);
+    let scratch = this.#scratch;
+    if (scratch === null || (scratch.length < SCRATCH && out.length > scratch.length)) {
+      // Only replaced between writes (#writing is false here), so no write still reads it.
+      scratch = this.#scratch = new Uint8Array(
+        out.length > SMALL_SCRATCH ? SCRATCH : SMALL_SCRATCH,
+      );
+    }
+    const chunk = out._peekWrite(max, scratch);
     this.#writing = true;
     bev._armWriteTimer();
     this.conn.write(chunk).then(this.#onWrote, this.#onWriteErr);

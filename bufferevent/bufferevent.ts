@@ -20,7 +20,7 @@ import {
 } from "./_backend.ts";
 import { FilterBackend } from "./_filter.ts";
 import { PairBackend } from "./_pair.ts";
-import { SocketBackend } from "./_socket.ts";
+import { SocketBackend, type TlsSettings } from "./_socket.ts";
 import {
   BEV_EVENT_CONNECTED,
   BEV_EVENT_READING,
@@ -87,6 +87,20 @@ export interface GetaddrinfoResolver {
     cb: (err: number, res: ResolvedAddr[] | null, arg?: unknown) => void,
     arg?: unknown,
   ): unknown;
+}
+
+/** TLS options for `Bufferevent.tlsNew` (PEM text, as `Deno.connectTls` takes it). */
+export interface TlsOptions {
+  /** Name to verify the server certificate against (client side). */
+  hostname?: string;
+  /** Extra trusted CA certificates, PEM. */
+  caCerts?: string[];
+  /** ALPN protocols to offer (client side). */
+  alpnProtocols?: string[];
+  /** Server-side handshake deadline in ms (default 10 000). */
+  handshakeTimeoutMs?: number;
+  /** Leave Nagle's algorithm on. */
+  noDelay?: boolean;
 }
 
 /** Options for `Bufferevent.socketNew` beyond libevent's flags. */
@@ -213,6 +227,42 @@ export class Bufferevent {
     const bev = new Bufferevent(base, options);
     bev._backend = new SocketBackend(bev, conn, opts?.noDelay !== false);
     return bev;
+  }
+
+  /**
+   * A TLS bufferevent (libevent's `bufferevent_openssl_*` role, on Deno's TLS).
+   *
+   * - `conn === null`: a client; `connect(addr)` connects and runs the handshake, verifying the
+   *   certificate against `tls.hostname` or, without it, the host connected to.
+   * - a plain `Deno.TcpConn`: STARTTLS, the connection is upgraded in place.
+   * - a `Deno.TlsConn` (accepted from a TLS listener): the server side; its handshake must finish
+   *   within `tls.handshakeTimeoutMs` (default 10 000 ms).
+   *
+   * `BEV_EVENT_CONNECTED` is reported once the handshake completes; a failed handshake or
+   * certificate check reports `BEV_EVENT_ERROR` with the Deno error in `getError()`. Freeing with
+   * `BEV_OPT_CLOSE_ON_FREE` closes the TLS connection (sending close_notify), and
+   * `flush(EV_WRITE, BEV_FINISHED)` half-closes it after the output drained.
+   */
+  static tlsNew(
+    base: EventBase,
+    conn: Deno.Conn | null,
+    tls: TlsOptions,
+    options = 0,
+  ): Bufferevent {
+    const bev = new Bufferevent(base, options);
+    const settings: TlsSettings = {};
+    if (tls.hostname !== undefined) settings.hostname = tls.hostname;
+    if (tls.caCerts !== undefined) settings.caCerts = tls.caCerts;
+    if (tls.alpnProtocols !== undefined) settings.alpnProtocols = tls.alpnProtocols;
+    if (tls.handshakeTimeoutMs !== undefined) settings.handshakeTimeoutMs = tls.handshakeTimeoutMs;
+    bev._backend = new SocketBackend(bev, conn, tls.noDelay !== false, settings);
+    return bev;
+  }
+
+  /** The TLS handshake details (ALPN protocol, …) of an established TLS bufferevent, or null. */
+  tlsHandshakeInfo(): Promise<Deno.TlsHandshakeInfo> | null {
+    const b = this._backend;
+    return b instanceof SocketBackend ? b.tlsInfo() : null;
   }
 
   /**

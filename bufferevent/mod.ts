@@ -38,6 +38,7 @@ export {
   type ResolvedAddr,
   type ResolverHints,
   type SocketBuffereventOptions,
+  type TlsOptions,
 } from "./bufferevent.ts";
 export {
   BuffereventRateLimitGroup,

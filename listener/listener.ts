@@ -104,6 +104,36 @@ export class EvConnListener {
     return new EvConnListener(base, cb, arg, flags | LEV_OPT_CLOSE_ON_FREE, backlog, l);
   }
 
+  /**
+   * Binds a TLS listener (`Deno.listenTls`; `tls.cert`/`tls.key` are PEM text). Accepted
+   * connections are `Deno.TlsConn`s: wrap them with `Bufferevent.tlsNew(base, conn, {})` to get
+   * `BEV_EVENT_CONNECTED` after the handshake (and a handshake deadline).
+   */
+  static newBindTls(
+    base: EventBase,
+    cb: ListenerCb | null,
+    arg: unknown,
+    flags: number,
+    backlog: number,
+    addr: Deno.ListenOptions,
+    tls: { cert: string; key: string; alpnProtocols?: string[] },
+  ): EvConnListener {
+    let l: Deno.Listener;
+    try {
+      const opts: Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem = {
+        hostname: addr.hostname,
+        port: addr.port,
+        cert: tls.cert,
+        key: tls.key,
+      };
+      if (tls.alpnProtocols !== undefined) opts.alpnProtocols = tls.alpnProtocols;
+      l = Deno.listenTls(opts);
+    } catch (e) {
+      throw new EvError(`cannot listen: ${(e as Error).message}`, { cause: e });
+    }
+    return new EvConnListener(base, cb, arg, flags | LEV_OPT_CLOSE_ON_FREE, backlog, l);
+  }
+
   /** Wraps an existing listener (closed on `free()` only with `LEV_OPT_CLOSE_ON_FREE`). */
   constructor(
     base: EventBase,

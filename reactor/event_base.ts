@@ -65,10 +65,8 @@ export class EventBase {
   _queues: ActiveQueue[] = [new ActiveQueue()];
   /** Active entries across all queues. @ignore */
   _nActive = 0;
-  /** Pending (added) user events. @ignore */
-  _nEvents = 0;
-  /** Internal holds that keep the loop alive (bufferevents, listeners). @ignore */
-  _nRefs = 0;
+  #nEvents = 0;
+  #nRefs = 0;
   /** @ignore */
   _timers: TimerSet = new TimerSet();
   #signals: SignalRegistry;
@@ -310,6 +308,25 @@ export class EventBase {
   }
 
   // ---- internal interface for events, sockets and the layers above ----
+
+  /** Pending (added) user events. @ignore */
+  get _nEvents(): number {
+    return this.#nEvents;
+  }
+  set _nEvents(n: number) {
+    this.#nEvents = n;
+    // Dropping to nothing from outside a callback: a waiting loop must notice and return.
+    if (n === 0 && this.#nRefs === 0) this._wake();
+  }
+
+  /** Internal holds that keep the loop alive (bufferevents, listeners, timers). @ignore */
+  get _nRefs(): number {
+    return this.#nRefs;
+  }
+  set _nRefs(n: number) {
+    this.#nRefs = n;
+    if (n === 0 && this.#nEvents === 0) this._wake();
+  }
 
   /** @ignore */
   _defaultPriority(): number {
