@@ -281,3 +281,22 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** A configured nameserver and its health. @ignore */
+export class Nameserver {
+  readonly addr: ServerAddr;
+  readonly key: string;
+  up = true;
+  /** Consecutive timeouts. */
+  timeouts = 0;
+  failedTimes = 0;
+  probeAt = 0;
+  probing = false;
+  tcp: TcpChannel | null = null;
+  constructor(addr: ServerAddr) {
+    this.addr = addr;
+    this.key = addr.family === 6
+      ? `[${addr.hostname}]:${addr.port}`
+      : `${addr.hostname}:${addr.port}`;
+  }
+}

@@ -11,7 +11,7 @@
 
 import { ActiveEntry } from "../reactor/_active.ts";
 import { InternalTimer } from "../reactor/_internal_timer.ts";
-import { EVENT_LOG_ERR, EVENT_LOG_WARN } from "../reactor/constants.ts";
+import { EVENT_LOG_ERR, EVENT_LOG_MSG, EVENT_LOG_WARN } from "../reactor/constants.ts";
 import { EvError } from "../reactor/errors.ts";
 import type { EventBase } from "../reactor/event_base.ts";
 import {
@@ -29,7 +29,7 @@ import {
   parseServerAddr,
   type ServerAddr,
 } from "./_resolv_conf.ts";
-import { assertUdpAvailable, type PacketSink, TcpChannel, UdpSock } from "./_transport.ts";
+import { assertUdpAvailable, Nameserver, TcpChannel, UdpSock } from "./_transport.ts";
 import {
   type DnsMessage,
   type DnsRR,
@@ -218,25 +218,6 @@ function randomizeCase(name: string): string {
   return String.fromCharCode.apply(null, caseScratch.subarray(0, n) as unknown as number[]);
 }
 
-/** A configured nameserver and its health. */
-class Nameserver {
-  readonly addr: ServerAddr;
-  readonly key: string;
-  up = true;
-  /** Consecutive timeouts. */
-  timeouts = 0;
-  failedTimes = 0;
-  probeAt = 0;
-  probing = false;
-  tcp: TcpChannel | null = null;
-  constructor(addr: ServerAddr) {
-    this.addr = addr;
-    this.key = addr.family === 6
-      ? `[${addr.hostname}]:${addr.port}`
-      : `${addr.hostname}:${addr.port}`;
-  }
-}
-
 /** What a cache slot holds: one name and type's answer. */
 interface CacheEntry {
   expires: number;
@@ -275,30 +256,36 @@ export class EvdnsRequest extends ActiveEntry {
   _cb: ResolveCb | null;
   /** @ignore */
   _arg: unknown;
-  /** Internal completion (getaddrinfo, promises, probes) instead of `_cb`. @ignore */
+  /**
+   * Internal completion (getaddrinfo, promises, probes) instead of `_cb`.
+   * @ignore
+   */
   _done: ((r: EvdnsRequest) => void) | null = null;
   /** @ignore */
   _candidates: string[] = NO_ADDRS;
   /** @ignore */
-  _ci = 0;
+  _ci: number = 0;
   /** @ignore */
-  _state = ST_NEW;
+  _state: number = ST_NEW;
   /** @ignore */
-  _id = -1;
+  _id: number = -1;
   /** @ignore */
-  _wireName = "";
+  _wireName: string = "";
   /** @ignore */
   _packet: Uint8Array | null = null;
   /** @ignore */
   _server: Nameserver | null = null;
-  /** Servers this id was sent to (a reply is accepted from any of them). @ignore */
+  /**
+   * Servers this id was sent to (a reply is accepted from any of them).
+   * @ignore
+   */
   _asked: Nameserver[] = [];
   /** @ignore */
-  _tx = 0;
+  _tx: number = 0;
   /** @ignore */
-  _reissues = 0;
+  _reissues: number = 0;
   /** @ignore */
-  _tcp = false;
+  _tcp: boolean = false;
   /** @ignore */
   _sock: UdpSock | null = null;
   /** @ignore */
@@ -308,19 +295,22 @@ export class EvdnsRequest extends ActiveEntry {
   /** @ignore */
   _probe: Nameserver | null = null;
   /** @ignore */
-  _held = false;
+  _held: boolean = false;
   /** @ignore */
-  _result = DNS_ERR_NONE;
+  _result: number = DNS_ERR_NONE;
   /** @ignore */
-  _ttl = 0;
+  _ttl: number = 0;
   /** @ignore */
   _rrs: DnsRR[] = NO_RRS;
   /** @ignore */
   _addrs: string[] = NO_ADDRS;
   /** @ignore */
   _cname: string | null = null;
-  /** Monotonic ms at which a cached answer was stored (TTL aging); -1 for fresh answers. @ignore */
-  _stored = -1;
+  /**
+   * Monotonic ms at which a cached answer was stored (TTL aging); -1 for fresh answers.
+   * @ignore
+   */
+  _stored: number = -1;
 
   /** @ignore */
   constructor(dns: EvdnsBase, type: number, flags: number, cb: ResolveCb | null, arg: unknown) {
@@ -454,13 +444,13 @@ export class EvdnsGetaddrinfoRequest {
   /** @ignore */
   _v6: EvdnsRequest | null = null;
   /** @ignore */
-  _pending = 0;
+  _pending: number = 0;
   /** @ignore */
-  _finished = false;
+  _finished: boolean = false;
   /** @ignore */
-  _cancelled = false;
+  _cancelled: boolean = false;
   /** @ignore */
-  _lastErr = DNS_ERR_NONE;
+  _lastErr: number = DNS_ERR_NONE;
   /** @ignore */
   _skew: InternalTimer | null = null;
 
@@ -561,7 +551,7 @@ const WELL_KNOWN_SERVICES: ReadonlyMap<string, number> = new Map([
  * dns.free(false);
  * ```
  */
-export class EvdnsBase implements PacketSink {
+export class EvdnsBase {
   /** @ignore */
   _base: EventBase;
   #flags: number;
@@ -1217,7 +1207,7 @@ export class EvdnsBase implements PacketSink {
     ns.up = true;
     ns.failedTimes = 0;
     this.#downCount--;
-    this._base._log(EVENT_LOG_WARN, `evdns: nameserver ${ns.key} is up`);
+    this._base._log(EVENT_LOG_MSG, `evdns: nameserver ${ns.key} is up`);
   }
 
   /** Sends probes to down servers whose back-off expired (lazily, when a query is sent). */
@@ -1375,6 +1365,12 @@ export class EvdnsBase implements PacketSink {
       return;
     }
     ns.timeouts = 0;
+    if (this.#opts.randomizeCase) {
+      // Report owner names as asked, not in the 0x20 mix sent on the wire.
+      const wire = req._wireName;
+      const asked = req._candidates[req._ci];
+      for (const rr of msg.answers) if (rr.name === wire) rr.name = asked;
+    }
     if (msg.tc && !req._tcp) {
       if (this.#opts.ignoreTc || (req._flags & DNS_QUERY_IGNTC) !== 0) {
         this.#answer(req, DNS_ERR_TRUNCATED, 0, NO_RRS, NO_ADDRS, null, false);

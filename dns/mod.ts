@@ -31,3 +31,4 @@ export {
   type GetaddrinfoCb,
   type ResolveCb,
 } from "./evdns_base.ts";
+export * from "./server.ts";
