@@ -27,3 +27,5 @@
 export * from "./reactor/mod.ts";
 export * from "./bufferevent/mod.ts";
 export * from "./listener/mod.ts";
+export * from "./dns/mod.ts";
+export * from "./evhttp/mod.ts";

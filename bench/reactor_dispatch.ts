@@ -133,5 +133,7 @@ for (const n of pairCounts) {
   }
   const e = best.evdeno! * 1000;
   const p = best.plain! * 1000;
-  console.log(`| ${n} | ${totalWrites} | ${e.toFixed(2)} | ${p.toFixed(2)} | ${(e / p).toFixed(2)}x |`);
+  console.log(
+    `| ${n} | ${totalWrites} | ${e.toFixed(2)} | ${p.toFixed(2)} | ${(e / p).toFixed(2)}x |`,
+  );
 }

@@ -114,6 +114,8 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   #closeAfter = false;
   /** An HTTP/1.0 request asked for keep-alive (and gets it). */
   #keepAlive10 = false;
+  /** Closing may leave unread bytes from the client: half-close and drain before closing. */
+  #linger = false;
 
   constructor(base: EventBase, http: Evhttp, bev: Bufferevent, remote: Deno.Addr) {
     super(base);
@@ -346,7 +348,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       return;
     }
 
-    const server = http._findVhost(req.getHost());
+    const server = http._hasVhosts() ? http._findVhost(req.getHost()) : http;
     server._route(req, path);
     const hasBody = chunked || cl > 0;
     const hcb = server._headerCb;
@@ -419,8 +421,9 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       if (buf.length > 0 && !this.#deliverPiece(req, buf)) return false;
       if (!d.done) return false;
       const tr = d.trailers;
+      const ih = req.getInputHeaders();
       for (let i = 0; i < tr.size; i++) {
-        req._inHeaders._addUnchecked(tr.keyAt(i), tr._lkeyAt(i), tr.valueAt(i));
+        ih._addUnchecked(tr.keyAt(i), tr._lkeyAt(i), tr.valueAt(i));
       }
     }
     this.#dispatch(req);
@@ -534,6 +537,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     if (this.state === S_BODY) {
       // Answering before the body arrived: the rest of it is dropped and the connection closes.
       this.state = S_HANDLING;
+      this.#linger = true;
     }
   }
 
@@ -706,6 +710,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       if (req._outBuf !== null) req._outBuf.drain(req._outBuf.length);
     }
     this.#closeAfter = true;
+    this.#linger = true;
     this.#beginClose();
   }
 
@@ -741,12 +746,13 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   /** Stops handling requests; closes once the output drained (lingering to read the rest). */
   #beginClose(): void {
     if (this.state === S_CLOSING || this.state === S_FREED) return;
+    const bev = this.#bev;
+    const input = bev.getInput();
+    if (input.length > 0 || this.state === S_BODY) this.#linger = true;
     this.state = S_CLOSING;
     this.#headTimer?.disarm();
     const req = this.req;
     if (req !== null) req._owner = null;
-    const bev = this.#bev;
-    const input = bev.getInput();
     input.drain(input.length);
     if (bev.getOutput().length === 0) {
       this.#finishClose();
@@ -758,7 +764,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   /** Output drained while closing: half-close and wait for the peer's EOF (bounded). */
   #finishClose(): void {
-    if (this.#peerEof) {
+    if (this.#peerEof || !this.#linger) {
       this._close();
       return;
     }

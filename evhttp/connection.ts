@@ -53,9 +53,9 @@ export class EvhttpConnection {
   /** @ignore */
   _writeTimeout = 0;
   /** Header limit in bytes (-1: unlimited). @ignore */
-  _maxHeadersSize = -1;
+  _maxHeadersSize: number = -1;
   /** Body limit in bytes (-1: unlimited). @ignore */
-  _maxBodySize = -1;
+  _maxBodySize: number = -1;
 
   /** Use `Evhttp` (server) or the client factories; not constructed directly. @ignore */
   constructor(base: EventBase) {

@@ -480,6 +480,11 @@ export class Evhttp {
     if (this.#conns.size === 0 && this.#shutdownPromise !== null) this.#finishShutdown();
   }
 
+  /** Whether any virtual host or alias is configured. @ignore */
+  _hasVhosts(): boolean {
+    return this.#vhosts.length !== 0 || this.#aliases.length !== 0;
+  }
+
   /** The server (this one or a virtual host) for `host`. @ignore */
   _findVhost(host: string): Evhttp {
     if (host.length === 0 || (this.#vhosts.length === 0 && this.#aliases.length === 0)) {

@@ -98,7 +98,7 @@ export class EvhttpRequest {
   /** @ignore */
   _minor = 1;
   /** @ignore */
-  _inHeaders: Evkeyvalq;
+  _inHeaders: Evkeyvalq | null = null;
   /** @ignore */
   _outHeaders: Evkeyvalq | null = null;
   /** @ignore */
@@ -112,7 +112,7 @@ export class EvhttpRequest {
   /** Host header value as received (null: none). @ignore */
   _hostHeader: string | null = null;
   /** Reply progress: NOT_STARTED, STREAMING, DONE. @ignore */
-  _replyState = NOT_STARTED;
+  _replyState: number = NOT_STARTED;
   /** The response to this request is chunked. @ignore */
   _chunkedOut = false;
   /** The response may carry a body (not HEAD, 1xx, 204, 304). @ignore */
@@ -127,7 +127,6 @@ export class EvhttpRequest {
   constructor(cb: RequestCb | null = null, arg?: unknown) {
     this._cb = cb;
     this._arg = arg;
-    this._inHeaders = new Evkeyvalq();
   }
 
   /** The request target as received (or as given to `makeRequest`). */
@@ -173,6 +172,7 @@ export class EvhttpRequest {
 
   /** Input headers: the request's on the server, the response's on the client. */
   getInputHeaders(): Evkeyvalq {
+    if (this._inHeaders === null) this._inHeaders = new Evkeyvalq();
     return this._inHeaders;
   }
 

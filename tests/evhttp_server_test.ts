@@ -508,36 +508,70 @@ Deno.test("server-side streaming of request bodies through setHeaderCb + setChun
   });
 });
 
-Deno.test("replying after the client went away is a no-op; the error callback fires", async () => {
+Deno.test("client gone mid-stream: the error callback fires, later replies are no-ops", async () => {
   let held: EvhttpRequest | null = null;
   let err = -1;
-  let resolveHeld!: () => void;
-  const gotHeld = new Promise<void>((r) => resolveHeld = r);
   let resolveErr!: () => void;
   const gotErr = new Promise<void>((r) => resolveErr = r);
-  await withServer((http) => {
-    http.setCb("/later", (req) => {
+  let resolveFirst!: () => void;
+  const first = new Promise<void>((r) => resolveFirst = r);
+  await withServer((http, base) => {
+    http.setCb("/stream", (req) => {
       held = req;
       req.setErrorCb((e) => {
         err = e;
         resolveErr();
       });
-      resolveHeld();
+      req.sendReplyStart(200, null);
+      const tick = () => {
+        if (req.getConnection() === null) return;
+        req.sendReplyChunkWithCb("x".repeat(1024), () => {
+          resolveFirst();
+          base.once(null, 1, tick, undefined, 2);
+        });
+      };
+      tick();
     });
   }, async ({ port }) => {
     const c = await RawClient.connect(port);
-    await c.send("GET /later HTTP/1.1\r\n\r\n");
-    await gotHeld;
+    await c.send("GET /stream HTTP/1.1\r\n\r\n");
+    await first;
     c.close();
     await gotErr;
     assert.equal(err, 1); // EVREQ_HTTP_EOF
     const req = held! as EvhttpRequest;
     assert.equal(req.getConnection(), null);
-    req.sendReply(200, null, "too late");
-    req.sendReplyStart(200, null);
     req.sendReplyChunk("x");
     req.sendReplyEnd();
-    req.sendError(500);
+  });
+});
+
+Deno.test("a reply after the client closed throws nothing and goes nowhere", async () => {
+  let replied = false;
+  let resolveHeld!: (r: EvhttpRequest) => void;
+  const held = new Promise<EvhttpRequest>((r) => resolveHeld = r);
+  await withServer((http) => {
+    http.setCb("/later", (req) => resolveHeld(req));
+  }, async ({ port, base }) => {
+    const c = await RawClient.connect(port);
+    await c.send("GET /later HTTP/1.1\r\n\r\n");
+    const req = await held;
+    c.close();
+    await new Promise<void>((resolve) => {
+      base.once(
+        null,
+        1,
+        () => {
+          req.sendReply(200, null, "too late");
+          replied = true;
+          resolve();
+        },
+        undefined,
+        10,
+      );
+    });
+    assert.ok(replied);
+    assert.equal(req.getResponseCode(), 200);
   });
 });
 

@@ -1,0 +1,311 @@
+// HTTP load benchmark, all servers in ONE run so the ratios are comparable on a shared machine:
+// evdeno's Evhttp (a `/hello` route), Deno.serve, a raw Deno.listen fixed-response loop,
+// node:http, and libevent's C evhttp (/work/shared/tools/evhttp_hello.c, when it builds).
+// Each server runs as its own process pinned to CPU 0; wrk runs pinned to CPU 1 with
+// `-t1 -c50`, `-t1 -c1`, and `-t1 -c50` with 16-deep pipelining (pipeline16.lua). Prints req/s,
+// p50/p99 latency and ratios against Deno.serve as a markdown table.
+//
+//   deno run --allow-all bench/http_load.ts [--secs 5] [--only evdeno,deno-serve]
+//
+// Needs wrk and taskset; node and gcc + libevent-dev for those rivals (skipped otherwise).
+// The same file is also the server program: `deno run -A bench/http_load.ts --serve KIND --port N`.
+import { flag } from "../examples/_args.ts";
+import { freePort, ROOT, Server } from "./_proc.ts";
+
+const TOOLS = Deno.env.get("TOOLS") ?? "/work/shared/tools";
+const BUILD = `${ROOT}bench/.build`;
+const SECS = Number(flag("secs", "5"));
+const ONLY = flag("only", "").split(",").filter((s) => s !== "");
+const HELLO = "hello\n";
+
+// ---------------------------------------------------------------- server modes
+
+async function serveEvdeno(port: number): Promise<void> {
+  const { EventBase, Evhttp, evsignalNew } = await import("../mod.ts");
+  const base = new EventBase();
+  const http = new Evhttp(base);
+  http.setCb("/hello", (req) => {
+    req.getOutputHeaders().add("Content-Type", "text/plain");
+    req.sendReply(200, null, HELLO);
+  });
+  http.bindSocket("127.0.0.1", port);
+  const sig = evsignalNew(base, "SIGTERM", () => {
+    sig.del();
+    http.free();
+    base.loopbreak();
+  });
+  sig.add();
+  console.log(`listening on 127.0.0.1:${port}`);
+  await base.dispatch();
+}
+
+function serveDeno(port: number): void {
+  const s = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
+    if (new URL(req.url).pathname !== "/hello") return new Response("not found", { status: 404 });
+    return new Response(HELLO, { headers: { "content-type": "text/plain" } });
+  });
+  Deno.addSignalListener("SIGTERM", () => s.shutdown());
+  console.log(`listening on 127.0.0.1:${port}`);
+}
+
+async function serveRaw(port: number): Promise<void> {
+  const resp = new TextEncoder().encode(
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\n" + HELLO,
+  );
+  const l = Deno.listen({ hostname: "127.0.0.1", port });
+  Deno.addSignalListener("SIGTERM", () => l.close());
+  console.log(`listening on 127.0.0.1:${port}`);
+  const handle = async (c: Deno.TcpConn) => {
+    c.setNoDelay(true);
+    const buf = new Uint8Array(65536);
+    let out = new Uint8Array(resp.length * 16);
+    let carry = 0; // bytes of "\r\n\r\n" matched at the end of the previous read
+    try {
+      for (;;) {
+        const n = await c.read(buf);
+        if (n === null) break;
+        let count = 0;
+        for (let i = 0; i < n; i++) {
+          const b = buf[i];
+          if ((carry === 0 || carry === 2) && b === 13) carry++;
+          else if ((carry === 1 || carry === 3) && b === 10) {
+            if (++carry === 4) {
+              count++;
+              carry = 0;
+            }
+          } else carry = b === 13 ? 1 : 0;
+        }
+        if (count === 0) continue;
+        if (out.length < resp.length * count) out = new Uint8Array(resp.length * count);
+        for (let k = 0; k < count; k++) out.set(resp, k * resp.length);
+        let off = 0;
+        const total = resp.length * count;
+        while (off < total) off += await c.write(out.subarray(off, total));
+      }
+    } catch { /* client gone */ }
+    try {
+      c.close();
+    } catch { /* closed */ }
+  };
+  try {
+    for await (const c of l) handle(c);
+  } catch { /* closed */ }
+}
+
+const NODE_SERVER = `
+const http = require("node:http");
+const port = Number(process.argv[1]);
+const s = http.createServer((req, res) => {
+  if (req.url !== "/hello") { res.writeHead(404); res.end("not found"); return; }
+  res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": 6 });
+  res.end("hello\\n");
+});
+s.keepAliveTimeout = 60000;
+s.listen(port, "127.0.0.1", () => console.log("listening on 127.0.0.1:" + port));
+process.on("SIGTERM", () => { s.closeAllConnections(); s.close(); });
+`;
+
+// ---------------------------------------------------------------- driver
+
+interface Rival {
+  name: string;
+  cmd(port: number): Promise<string[] | null>;
+}
+
+async function hasCmd(name: string): Promise<boolean> {
+  try {
+    const o = await new Deno.Command("sh", { args: ["-c", `command -v ${name}`] }).output();
+    return o.success;
+  } catch {
+    return false;
+  }
+}
+
+async function buildEvhttpC(): Promise<string | null> {
+  const src = `${TOOLS}/evhttp_hello.c`;
+  const bin = `${BUILD}/evhttp_hello`;
+  try {
+    if ((await Deno.stat(bin)).mtime! >= (await Deno.stat(src)).mtime!) return bin;
+  } catch { /* build it */ }
+  await Deno.mkdir(BUILD, { recursive: true });
+  const pc = await new Deno.Command("pkg-config", { args: ["--cflags", "--libs", "libevent"] })
+    .output();
+  if (!pc.success) return null;
+  const flags = new TextDecoder().decode(pc.stdout).trim().split(/\s+/).filter((s) => s !== "");
+  const o = await new Deno.Command("gcc", { args: ["-O2", "-o", bin, src, ...flags] }).output();
+  if (!o.success) {
+    console.error(new TextDecoder().decode(o.stderr));
+    return null;
+  }
+  return bin;
+}
+
+const self = new URL(import.meta.url).pathname;
+const pin = ["taskset", "-c", "0"];
+const RIVALS: Rival[] = [
+  {
+    name: "evdeno",
+    cmd: (p) =>
+      Promise.resolve([
+        ...pin,
+        Deno.execPath(),
+        "run",
+        "-A",
+        self,
+        "--serve",
+        "evdeno",
+        "--port",
+        String(p),
+      ]),
+  },
+  {
+    name: "deno-serve",
+    cmd: (p) =>
+      Promise.resolve([
+        ...pin,
+        Deno.execPath(),
+        "run",
+        "-A",
+        self,
+        "--serve",
+        "deno",
+        "--port",
+        String(p),
+      ]),
+  },
+  {
+    name: "raw-deno",
+    cmd: (p) =>
+      Promise.resolve([
+        ...pin,
+        Deno.execPath(),
+        "run",
+        "-A",
+        self,
+        "--serve",
+        "raw",
+        "--port",
+        String(p),
+      ]),
+  },
+  {
+    name: "node-http",
+    cmd: async (p) =>
+      (await hasCmd("node")) ? [...pin, "node", "-e", NODE_SERVER, String(p)] : null,
+  },
+  {
+    name: "libevent-c",
+    cmd: async (p) => {
+      const bin = await buildEvhttpC();
+      return bin === null ? null : [...pin, bin, String(p), "nodelay"];
+    },
+  },
+];
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: string;
+}
+
+function toMs(v: string, unit: string): number {
+  const n = Number(v);
+  return unit === "us" ? n / 1000 : unit === "s" ? n * 1000 : n;
+}
+
+async function wrk(port: number, conns: number, pipeline: boolean): Promise<WrkResult> {
+  const args = ["-c", "1", "wrk", "-t1", `-c${conns}`, `-d${SECS}s`, "--latency"];
+  if (pipeline) args.push("-s", `${TOOLS}/pipeline16.lua`);
+  args.push(`http://127.0.0.1:${port}/hello`);
+  const o = await new Deno.Command("taskset", { args }).output();
+  const out = new TextDecoder().decode(o.stdout);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? "0");
+  const p = (q: string) => {
+    const m = new RegExp(`\\s${q}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    return m === null ? NaN : toMs(m[1]!, m[2]!);
+  };
+  const err = /Socket errors:.*|Non-2xx.*/g;
+  return { rps, p50: p("50"), p99: p("99"), errors: (out.match(err) ?? []).join("; ") };
+}
+
+async function waitListening(port: number, server: Server): Promise<void> {
+  await server.waitFor(/listening/i, 30_000);
+  for (let i = 0; i < 100; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`server on ${port} does not accept connections`);
+}
+
+async function main(): Promise<void> {
+  if (!(await hasCmd("wrk")) || !(await hasCmd("taskset"))) {
+    console.error("needs wrk and taskset (apt-get install wrk util-linux)");
+    Deno.exit(1);
+  }
+  const scenarios: [string, number, boolean][] = [
+    ["c50", 50, false],
+    ["c1", 1, false],
+    ["pipe16", 50, true],
+  ];
+  const results = new Map<string, Map<string, WrkResult>>();
+  for (const r of RIVALS) {
+    if (ONLY.length > 0 && !ONLY.includes(r.name)) continue;
+    const port = freePort();
+    const cmd = await r.cmd(port);
+    if (cmd === null) {
+      console.error(`skipping ${r.name} (not available)`);
+      continue;
+    }
+    const server = new Server(cmd);
+    try {
+      await waitListening(port, server);
+      const m = new Map<string, WrkResult>();
+      // A short warm-up so JIT-compiled servers are measured warm.
+      await wrk(port, 50, false).catch(() => null);
+      for (const [name, conns, pipe] of scenarios) {
+        const res = await wrk(port, conns, pipe);
+        m.set(name, res);
+        console.error(
+          `${r.name} ${name}: ${Math.round(res.rps)} req/s p50 ${res.p50.toFixed(2)} ms ` +
+            `p99 ${res.p99.toFixed(2)} ms ${res.errors}`,
+        );
+      }
+      results.set(r.name, m);
+    } finally {
+      await server.stop("SIGTERM");
+    }
+  }
+  const ref = results.get("deno-serve");
+  const lines = [
+    "| server | scenario | req/s | p50 ms | p99 ms | × Deno.serve |",
+    "|---|---|---:|---:|---:|---:|",
+  ];
+  for (const [name, m] of results) {
+    for (const [sc, res] of m) {
+      const base = ref?.get(sc)?.rps ?? 0;
+      const ratio = base > 0 ? (res.rps / base).toFixed(2) : "-";
+      lines.push(
+        `| ${name} | ${sc} | ${Math.round(res.rps)} | ${res.p50.toFixed(2)} | ${
+          res.p99.toFixed(2)
+        } | ${ratio} |`,
+      );
+    }
+  }
+  console.log(lines.join("\n"));
+}
+
+const mode = flag("serve", "");
+if (mode !== "") {
+  const port = Number(flag("port", "0"));
+  if (mode === "evdeno") await serveEvdeno(port);
+  else if (mode === "deno") serveDeno(port);
+  else if (mode === "raw") await serveRaw(port);
+  else throw new Error(`unknown --serve ${mode}`);
+} else {
+  await main();
+}
