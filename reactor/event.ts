@@ -284,11 +284,11 @@ export class Event extends ActiveEntry {
       return;
     }
     base._invoke(this.#cb, this.source, res, this.#arg);
-    if (
-      persist && (this._state & ST_INSERTED) !== 0 && (this.events & EV_ET) === 0 &&
-      (this.events & IO_MASK) !== 0
-    ) {
-      (this.source as Socket)._recheck(this);
+    if ((this.events & IO_MASK) !== 0) {
+      (this.source as Socket)._recheck(
+        this,
+        persist && (this._state & ST_INSERTED) !== 0 && (this.events & EV_ET) === 0,
+      );
     }
   }
 

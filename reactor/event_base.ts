@@ -338,6 +338,11 @@ export class EventBase {
     return this.#inPass ? this.#cachedMono : performance.now();
   }
 
+  /** Whether a pass (callbacks) is running. @ignore */
+  _inPass(): boolean {
+    return this.#inPass;
+  }
+
   /** Whether `loop()` is running. @ignore */
   _isRunning(): boolean {
     return this.#running;

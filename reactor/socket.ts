@@ -137,7 +137,9 @@ export class Socket {
       this.#stagedOff = off + n;
       if (this.#stagedOff >= st.length) {
         this.#staged = null;
-        this.#startRead();
+        // Inside a callback the read is re-armed after it returns, so what the callback sends
+        // goes out before the next read is issued.
+        if (this.#base === null || !this.#base._inPass()) this.#startRead();
       }
       return out;
     }
@@ -270,10 +272,14 @@ export class Socket {
     if (this.#readEvs.length + this.#writeEvs.length === 0) ev.base._socketTrack(this, false);
   }
 
-  /** Level-triggered: after a callback, fire again next pass if still ready. @ignore */
-  _recheck(ev: Event): void {
-    if ((this.#ready() & ev.events & IO) !== 0) ev.base._schedulePoll(this);
-    else if ((ev.events & (EV_READ | EV_CLOSED)) !== 0) this.#startRead();
+  /**
+   * After an I/O callback: re-arm the read (after what the callback sent), and for a
+   * level-triggered event that is still pending, fire again next pass if still ready.
+   * @ignore
+   */
+  _recheck(ev: Event, level: boolean): void {
+    if (level && (this.#ready() & ev.events & IO) !== 0) ev.base._schedulePoll(this);
+    this.#startRead();
   }
 
   /** @ignore */
