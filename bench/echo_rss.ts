@@ -66,7 +66,9 @@ async function slowReader(script: string): Promise<SlowResult> {
         while (!stop) {
           const allowed = (performance.now() - t0) / 1000 * RATE;
           while (read < allowed) {
-            const n = await conn.read(rbuf.subarray(0, Math.min(rbuf.length, allowed - read)));
+            const n = await conn.read(
+              rbuf.subarray(0, Math.min(rbuf.length, Math.ceil(allowed - read))),
+            );
             if (n === null) return;
             read += n;
           }
