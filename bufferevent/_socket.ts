@@ -84,6 +84,8 @@ export class SocketBackend implements BevBackend {
   #shutdown = false;
   #block: PooledBlock | null = null;
   #blockOff = 0;
+  /** The view of the whole current block that the last full-block read used (null: none). */
+  #readView: Uint8Array | null = null;
   #readLen = 0;
   #readResult: number | null = 0;
   #readErr: unknown = null;
@@ -261,6 +263,7 @@ export class SocketBackend implements BevBackend {
     // from the output's chunks: leave those to the garbage collector instead of the pool.
     if (this.#block !== null && !inFlightRead) this.#block.release();
     this.#block = null;
+    this.#readView = null;
     bev._input.free();
     if (!inFlightWrite) bev._output.free();
   }
@@ -377,6 +380,9 @@ export class SocketBackend implements BevBackend {
     if (lim === 0) return;
     let block = this.#block;
     const pool = this.#big ? defaultPool : smallPool;
+    // Nothing else references the block (the input drained every byte read into it): read
+    // into its start again, which keeps one hot block and the same view per connection.
+    if (block !== null && this.#blockOff !== 0 && block.refs === 1) this.#blockOff = 0;
     if (
       block === null || block.buf.length !== pool.blockSize ||
       block.buf.length - this.#blockOff < MIN_TAIL
@@ -384,15 +390,20 @@ export class SocketBackend implements BevBackend {
       if (block !== null) block.release();
       block = this.#block = pool.acquire();
       this.#blockOff = 0;
+      this.#readView = null;
     }
-    const room = block.buf.length - this.#blockOff;
+    const off = this.#blockOff;
+    const room = block.buf.length - off;
     if (lim < 0 || lim > room) lim = room;
     this.#readLen = lim;
     this.#reading = true;
-    this.conn.read(block.buf.subarray(this.#blockOff, this.#blockOff + lim)).then(
-      this.#onRead,
-      this.#onReadErr,
-    );
+    let view = this.#readView;
+    if (off !== 0 || lim !== room || view === null) {
+      view = block.buf.subarray(off, off + lim);
+      // Only a view of the whole block is worth keeping: it is what steady reads use.
+      this.#readView = off === 0 && lim === room ? view : null;
+    }
+    this.conn.read(view).then(this.#onRead, this.#onReadErr);
   }
 
   #readCompleted(): void {

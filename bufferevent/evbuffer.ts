@@ -223,6 +223,18 @@ export class Evbuffer {
   private _co = 0;
   private _cpos = 0;
   private _eolLen = 0;
+  /** Live range of the array `_front` returned. @ignore */
+  _frontOff = 0;
+  /** @ignore */
+  _frontEnd = 0;
+  /** Where `_tailReserve`'s caller starts writing. @ignore */
+  _tailAt = 0;
+  /** A drained pooled-read chunk object, reused by `_addShared`. */
+  private _spare: Chunk | null = null;
+  /** The last view `_peekWrite` returned and the range it covers. */
+  private _wv: Uint8Array = EMPTY;
+  private _wvBuf: Uint8Array = EMPTY;
+  private _wvOff = 0;
 
   /** Total number of bytes in the buffer (`evbuffer_get_length`). */
   get length(): number {
@@ -717,6 +729,8 @@ export class Evbuffer {
       if (ch.flags !== 0) this._release(ch);
     }
     this._reset();
+    this._spare = null;
+    this._wv = this._wvBuf = EMPTY;
     for (const e of this._cbs) e._owner = null;
     this._cbs = [];
     this._ncb = this._hook !== null ? 1 : 0;
@@ -741,7 +755,16 @@ export class Evbuffer {
       last.end = end;
     } else {
       this._trimEmptyTail();
-      const ch = new Chunk(block.buf, start, end, F_READONLY | F_POOLED);
+      let ch = this._spare;
+      if (ch !== null) {
+        this._spare = null;
+        ch.buf = block.buf;
+        ch.off = start;
+        ch.end = end;
+        ch.flags = F_READONLY | F_POOLED;
+      } else {
+        ch = new Chunk(block.buf, start, end, F_READONLY | F_POOLED);
+      }
       ch.block = block;
       block.retain();
       c.push(ch);
@@ -777,7 +800,7 @@ export class Evbuffer {
       flen >= Math.min(max, WRITE_MIN_DIRECT) || flen === this._len || cap <= flen ||
       (h + 1 < c.length && (c[h + 1].flags & F_FILE) !== 0)
     ) {
-      return first.buf.subarray(first.off, first.off + Math.min(flen, max));
+      return this._writeView(first.buf, first.off, Math.min(flen, max));
     }
     let n = 0;
     for (let i = h; i < c.length && n < cap; i++) {
@@ -789,7 +812,78 @@ export class Evbuffer {
       scratch.set(ch.buf.subarray(ch.off, ch.off + k), n);
       n += k;
     }
-    return scratch.subarray(0, n);
+    return this._writeView(scratch, 0, n);
+  }
+
+  /**
+   * `buf.subarray(off, off + n)`, reusing the previous write's view when it is the same range:
+   * a connection answering alike requests writes the same range of its reused tail chunk (or
+   * scratch) every time. Only arrays small enough to be kept anyway (the emptied tail chunk, a
+   * small scratch or read block) are remembered, so no big buffer outlives its bytes.
+   */
+  private _writeView(buf: Uint8Array, off: number, n: number): Uint8Array {
+    const v = this._wv;
+    if (this._wvBuf === buf && this._wvOff === off && v.length === n) return v;
+    const view = buf.subarray(off, off + n);
+    if (buf.length <= MAX_KEEP) {
+      this._wvBuf = buf;
+      this._wvOff = off;
+      this._wv = view;
+    }
+    return view;
+  }
+
+  /**
+   * The first chunk's whole backing array, with its live range in `_frontOff`/`_frontEnd`, for
+   * parsers that work in place: unlike `peek`, nothing is allocated. Bytes of the array outside
+   * that range are not this buffer's. Empty (and both 0) when the buffer is; file segments are
+   * not read in (`_frontEnd - _frontOff` is 0 then).
+   * @ignore
+   */
+  _front(): Uint8Array {
+    if (this._len === 0) {
+      this._frontOff = this._frontEnd = 0;
+      return EMPTY;
+    }
+    this._dropEmptyFront();
+    const ch = this._c[this._h];
+    this._frontOff = ch.off;
+    this._frontEnd = (ch.flags & F_FILE) !== 0 ? ch.off : ch.end;
+    return ch.buf;
+  }
+
+  /**
+   * The tail chunk's whole backing array with at least `n` free bytes from index `_tailAt` on
+   * (a chunk is linked when the tail lacks room), for writers that fill it in place without
+   * allocating a view. Finish with {@linkcode _tailCommit} before anything else touches the
+   * buffer. Throws like `add` when the end is frozen.
+   * @ignore
+   */
+  _tailReserve(n: number): Uint8Array {
+    if (this._frozenEnd) throw new EvbufferFrozenError("add", false);
+    const c = this._c;
+    let last = this._h < c.length ? c[c.length - 1] : null;
+    if (last === null || last.flags !== 0 || last.buf.length - last.end < n) {
+      if (last !== null && last.flags === 0 && last.off === last.end) c.pop();
+      last = this._alloc(n);
+      c.push(last);
+    }
+    this._tailAt = last.end;
+    return last.buf;
+  }
+
+  /**
+   * Appends the bytes written after {@linkcode _tailReserve}, up to index `end` of its array;
+   * runs the change callbacks once.
+   * @ignore
+   */
+  _tailCommit(end: number): void {
+    const last = this._c[this._c.length - 1];
+    const n = end - last.end;
+    if (n <= 0) return;
+    last.end = end;
+    this._len += n;
+    if (this._ncb !== 0) this._fireAdd(n);
   }
 
   /** Drains `n` bytes ignoring the front-freeze flag; runs change callbacks. @ignore */
@@ -978,6 +1072,17 @@ export class Evbuffer {
     }
   }
 
+  /**
+   * `_release` for a chunk drained by `_cut`: nothing references the object any more, so a
+   * pooled-read chunk is kept for the next `_addShared` (a socket input drains every read).
+   */
+  private _releaseCut(ch: Chunk): void {
+    this._release(ch);
+    if ((ch.flags & F_POOLED) !== 0 && ch.cleanup === undefined && ch.file === undefined) {
+      this._spare = ch;
+    }
+  }
+
   /** Forgets every chunk (after they were moved away or released). */
   private _reset(): void {
     this._c = [];
@@ -1113,7 +1218,7 @@ export class Evbuffer {
       const last = this._h < c.length ? c[c.length - 1] : null;
       for (let i = this._h; i < c.length; i++) {
         const ch = c[i];
-        if (ch.flags !== 0) this._release(ch);
+        if (ch.flags !== 0) this._releaseCut(ch);
       }
       c.length = 0;
       this._h = 0;
@@ -1139,7 +1244,7 @@ export class Evbuffer {
       }
       n -= clen;
       c[h++] = DEAD;
-      if (ch.flags !== 0) this._release(ch);
+      if (ch.flags !== 0) this._releaseCut(ch);
     }
     this._h = h;
     if (h > 32) this._maybeCompact();

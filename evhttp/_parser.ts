@@ -71,20 +71,21 @@ const CACHE_SLOTS = 512;
 const CACHE_MAX_LEN = 128;
 
 // One DataView per input ArrayBuffer, kept while the buffer stays the same (creating a view
-// costs more than the compare it speeds up).
+// costs more than the compare it speeds up). Built only for long compares: a server reads each
+// connection into its own block, so the buffer changes with every connection served.
 let dvBuffer: ArrayBufferLike | null = null;
 let dvView: DataView = new DataView(new ArrayBuffer(0));
 
-/** The DataView over the buffer being parsed; set by `setInput` at each parse entry. */
-let curView: DataView = dvView;
+/** Compares shorter than this go byte by byte (no DataView needed). */
+const WORD_COMPARE_MIN = 16;
 
-function setInput(b: Uint8Array): void {
+function viewOf(b: Uint8Array): DataView {
   const ab = b.buffer;
   if (ab !== dvBuffer) {
     dvBuffer = ab;
     dvView = new DataView(ab);
   }
-  curView = dvView;
+  return dvView;
 }
 
 /**
@@ -110,14 +111,16 @@ class InternCache {
 
   /** Whether `b[s..s+len)` equals the entry in `slot` (whose length is `len`). */
   matches(slot: number, b: Uint8Array, s: number, len: number): boolean {
-    const cv = this.#arenaView;
     const arena = this.#arena;
-    const dv = curView;
-    const base = b.byteOffset + s;
     const off = slot * CACHE_MAX_LEN;
     let i = 0;
-    while (i + 4 <= len && cv.getUint32(off + i) === dv.getUint32(base + i)) i += 4;
-    if (i + 4 <= len) return false;
+    if (len >= WORD_COMPARE_MIN) {
+      const cv = this.#arenaView;
+      const dv = viewOf(b);
+      const base = b.byteOffset + s;
+      while (i + 4 <= len && cv.getUint32(off + i) === dv.getUint32(base + i)) i += 4;
+      if (i + 4 <= len) return false;
+    }
     while (i < len && arena[off + i] === b[s + i]) i++;
     return i === len;
   }
@@ -211,12 +214,12 @@ export function skipEmptyLines(view: Uint8Array, from: number, end: number = vie
 
 /**
  * Index just past the empty line that ends the head starting at `from` (after any leading empty
- * lines), or -1 if the head is not complete yet. Lines may end in CRLF or a bare LF.
+ * lines), or -1 if the head is not complete yet. Lines may end in CRLF or a bare LF. Bytes from
+ * `n` (default: the view's length) on are not looked at.
  *
  * @ignore
  */
-export function findHeadEnd(view: Uint8Array, from: number): number {
-  const n = view.length;
+export function findHeadEnd(view: Uint8Array, from: number, n: number = view.length): number {
   const p = skipEmptyLines(view, from, n);
   // Every terminator (LF LF or LF CR LF) has two line-ending bytes in a row, so probing every
   // other byte finds it; only probes that land on CR or LF look closer.
@@ -239,7 +242,7 @@ export function findHeadEnd(view: Uint8Array, from: number): number {
 /**
  * Checks a (possibly incomplete) head against the header-size limit. The limit counts the bytes
  * of the request line and the header lines without their line endings (as libevent counts them);
- * `headEnd` is `findHeadEnd`'s answer (-1: incomplete, everything buffered so far counts).
+ * `headEnd` is `findHeadEnd`'s answer (-1: incomplete, everything up to `limit` counts).
  * Returns 0 when within the limit (or `max < 0`: unlimited), 414 when the request line alone is
  * over it (or, incomplete, already longer than it), 431 when the head is over it.
  *
@@ -250,9 +253,10 @@ export function headLimitStatus(
   from: number,
   headEnd: number,
   max: number,
+  limit: number = view.length,
 ): number {
   if (max < 0) return 0;
-  const end = headEnd < 0 ? view.length : headEnd;
+  const end = headEnd < 0 ? limit : headEnd;
   const start = skipEmptyLines(view, from, end);
   if (end - start <= max) return 0;
   // Over the raw byte count: count exactly, line by line, without line endings.
@@ -624,7 +628,6 @@ export function parseRequestHead(
   out: RequestHead,
 ): number {
   out.reset();
-  setInput(buf);
   const p = skipEmptyLines(buf, start, end);
 
   // method SP target SP version; the target may contain spaces (libevent: first and last SP).
@@ -789,7 +792,6 @@ export function parseResponseHead(
   out: ResponseHead,
 ): number {
   out.reset();
-  setInput(buf);
   const p = skipEmptyLines(buf, start, end);
   const lf = buf.indexOf(LF, p);
   if (lf < 0 || lf >= end) return fail(out, 400, "incomplete status line");
@@ -1092,7 +1094,6 @@ export class ChunkedDecoder {
 
   #finishTrailer(): void {
     if (this.#trailer !== null) {
-      setInput(this.#trailer);
       if (parseFields(this.#trailer, 0, this.#trailerLen, this.trailers, this.#allowFold) !== 0) {
         this.#fail(400, fieldError);
         return;

@@ -68,6 +68,31 @@ const encoder = new TextEncoder();
 /** Shared by every connection: parsing is synchronous, the fields are copied out at once. */
 const head = new RequestHead();
 
+const NO_BYTES = new Uint8Array(0);
+/**
+ * Response heads are written straight into the output's tail array (`wbuf` from `wpos` on):
+ * no head string is concatenated and encoded, no view is allocated. Set only while one head is
+ * being written, which is synchronous.
+ */
+let wbuf: Uint8Array = NO_BYTES;
+let wpos = 0;
+
+/** Appends `s` at `wpos`: ASCII char by char, anything else through the UTF-8 encoder. */
+function put(s: string): void {
+  const n = s.length;
+  const b = wbuf;
+  let p = wpos;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) {
+      p += encoder.encodeInto(i === 0 ? s : s.slice(i), b.subarray(p)).written;
+      break;
+    }
+    b[p++] = c;
+  }
+  wpos = p;
+}
+
 class ProcessEntry extends ActiveEntry {
   constructor(readonly conn: ServerConn) {
     super();
@@ -272,28 +297,33 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   /** Tries to parse one head; false when more bytes are needed or the connection is closing. */
   #parseHead(input: Evbuffer): boolean {
-    let view = input.peek(1)[0]!;
-    let end = findHeadEnd(view, 0);
+    // The first chunk is parsed in place: its array and live range, no view allocated.
+    let view = input._front();
+    let from = input._frontOff;
+    let to = input._frontEnd;
+    let end = findHeadEnd(view, from, to);
     const max = this._maxHeadersSize;
-    if (end < 0 && view.length < input.length) {
+    if (end < 0 && to - from < input.length) {
       const cap = max < 0 ? input.length : Math.min(input.length, max * 3 + 4096);
       view = input.pullup(cap)!;
+      from = 0;
+      to = view.length;
       end = findHeadEnd(view, 0);
     }
     if (end < 0) {
-      const lim = headLimitStatus(view, 0, -1, max);
+      const lim = headLimitStatus(view, from, -1, max, to);
       if (lim !== 0) this.#protocolError(lim, "");
       else if (this.#peerEof) this.#closeWhenWritten();
       else if (this.#headTimer !== null && !this.#headTimer.armed) this.#armHeadTimer();
       return false;
     }
-    const lim = headLimitStatus(view, 0, end, max);
+    const lim = headLimitStatus(view, from, end, max);
     if (lim !== 0) {
       this.#protocolError(lim, "");
       return false;
     }
-    const code = parseRequestHead(view, 0, end, head);
-    input.drain(end);
+    const code = parseRequestHead(view, from, end, head);
+    input.drain(end - from);
     this.#headTimer?.disarm();
     if (code !== 0) {
       this.#protocolError(code, head.errorReason);
@@ -502,16 +532,13 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     }
     const allow = statusAllowsBody(code);
     const send = allow && req._bodyOut && req._method !== EVHTTP_REQ_CONNECT;
-    const s = this.#headString(req, code, reason, allow, allow ? bodyLen : -1, false);
     const output = this.#bev.getOutput();
-    if (send && bodyStr !== null) {
-      output.add(s + bodyStr);
-    } else {
-      output.add(s);
-      if (send) {
-        if (bodyBytes !== null) output.add(bodyBytes);
-        else if (out !== null) output.addBuffer(out);
-      }
+    // A short ASCII body goes out with the head, in the same append.
+    const inline = send && bodyStr !== null ? bodyStr : null;
+    this.#writeHead(output, req, code, reason, allow, allow ? bodyLen : -1, false, inline);
+    if (send && inline === null) {
+      if (bodyBytes !== null) output.add(bodyBytes);
+      else if (out !== null) output.addBuffer(out);
     }
     if (out !== null && out.length > 0) out.drain(out.length);
     req._replyState = REPLY_DONE;
@@ -530,8 +557,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     const allow = statusAllowsBody(code);
     const hasBody = allow && req._bodyOut && req._method !== EVHTTP_REQ_CONNECT;
     if (this.state === S_BODY) this.#closeAfter = true;
-    const s = this.#headString(req, code, reason, allow, -1, hasBody);
-    this.#bev.getOutput().add(s);
+    this.#writeHead(this.#bev.getOutput(), req, code, reason, allow, -1, hasBody, null);
     req._replyState = REPLY_STREAMING;
     if (!hasBody) req._bodyOut = false;
     if (this.state === S_BODY) {
@@ -595,23 +621,35 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   }
 
   /**
-   * The response head. `bodyLen`: the length of a complete body (-1: streaming, or none
+   * Appends the response head to `output`, followed by `body` when given (ASCII, already
+   * counted in `bodyLen`). `bodyLen`: the length of a complete body (-1: streaming, or none
    * allowed); `stream`: a streamed reply that will carry a body.
    */
-  #headString(
+  #writeHead(
+    output: Evbuffer,
     req: EvhttpRequest,
     code: number,
     reason: string | null,
     allow: boolean,
     bodyLen: number,
     stream: boolean,
-  ): string {
-    let s = statusLine(req._minor, code, reason);
+    body: string | null,
+  ): void {
+    const h = req._outHeaders;
+    const ct = this.http._defaultContentType;
+    // Room for the worst case: 3 UTF-8 bytes per UTF-16 unit of anything the user supplied.
+    let room = 192 + (body === null ? 0 : body.length) + (ct === null ? 0 : ct.length * 3) +
+      (reason === null ? 0 : reason.length * 3);
+    if (h !== null) {
+      for (let i = 0; i < h.size; i++) room += (h.keyAt(i).length + h.valueAt(i).length) * 3 + 4;
+    }
+    wbuf = output._tailReserve(room);
+    wpos = output._tailAt;
+    put(statusLine(req._minor, code, reason));
     let hasDate = false;
     let hasType = false;
     let hasLength = false;
     let connClose = false;
-    const h = req._outHeaders;
     if (h !== null) {
       const n = h.size;
       for (let i = 0; i < n; i++) {
@@ -646,36 +684,54 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
             }
             break;
         }
-        s += h.keyAt(i) + ": " + v + "\r\n";
+        put(h.keyAt(i));
+        put(": ");
+        put(v);
+        put("\r\n");
       }
     }
-    if (!hasDate) s += "Date: " + httpDate(this._base.gettimeofdayCached()) + "\r\n";
+    if (!hasDate) {
+      put("Date: ");
+      put(httpDate(this._base.gettimeofdayCached()));
+      put("\r\n");
+    }
     if (allow) {
       if (!hasType && (bodyLen > 0 || stream || req._bodyOut)) {
-        const ct = this.http._defaultContentType;
-        if (ct !== null) s += "Content-Type: " + ct + "\r\n";
+        if (ct !== null) {
+          put("Content-Type: ");
+          put(ct);
+          put("\r\n");
+        }
       }
       if (stream) {
         if (!hasLength) {
           if (req._minor >= 1) {
             req._chunkedOut = true;
-            s += "Transfer-Encoding: chunked\r\n";
+            put("Transfer-Encoding: chunked\r\n");
           } else {
             // HTTP/1.0 without a length: the body ends when the connection does.
             this.#closeAfter = true;
           }
         }
       } else if (!hasLength && bodyLen >= 0) {
-        if (req._bodyOut || bodyLen > 0) s += "Content-Length: " + bodyLen + "\r\n";
+        if (req._bodyOut || bodyLen > 0) {
+          put("Content-Length: ");
+          put("" + bodyLen);
+          put("\r\n");
+        }
       }
     }
     if (connClose || this.closeSoon) this.#closeAfter = true;
     if (this.#closeAfter) {
-      if (req._minor >= 1 || this.#keepAlive10) s += "Connection: close\r\n";
+      if (req._minor >= 1 || this.#keepAlive10) put("Connection: close\r\n");
     } else if (this.#keepAlive10) {
-      s += "Connection: keep-alive\r\n";
+      put("Connection: keep-alive\r\n");
     }
-    return s + "\r\n";
+    put("\r\n");
+    if (body !== null) put(body);
+    const end = wpos;
+    wbuf = NO_BYTES;
+    output._tailCommit(end);
   }
 
   /**

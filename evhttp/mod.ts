@@ -1,5 +1,6 @@
 /**
- * `evhttp`: an HTTP/1.1 server with libevent's API (`Evhttp`, `EvhttpRequest`), header lists
+ * `evhttp`: an HTTP/1.1 server and client with libevent's API (`Evhttp`, `EvhttpRequest`,
+ * `EvhttpConnection`), a promise helper (`evhttpFetch`), header lists
  * (`Evkeyvalq`), URI parsing and encoding helpers, status codes and reason phrases.
  *
  * @example
@@ -33,7 +34,13 @@ export {
   evhttpUridecodeBytes,
   evhttpUriencode,
 } from "./uri.ts";
-export { EvhttpConnection, type EvhttpConnectionCloseCb } from "./connection.ts";
+export {
+  type EvhttpClientTls,
+  EvhttpConnection,
+  type EvhttpConnectionCloseCb,
+  type EvhttpConnectionOptions,
+} from "./connection.ts";
+export { evhttpFetch, type EvhttpFetchInit, type EvhttpFetchResponse } from "./fetch.ts";
 export {
   EvhttpRequest,
   type ReplyBody,

@@ -44,6 +44,50 @@ export interface RequestOwner {
   _cancel(req: EvhttpRequest): void;
 }
 
+/**
+ * What a client connection does for its requests (implemented in `_client_conn.ts`).
+ *
+ * @ignore
+ */
+export interface ClientOwner {
+  /** @ignore */
+  _cancel(req: EvhttpRequest): void;
+  /** More of a streamed request body is ready in `req._cx.stream`. @ignore */
+  _streamMore(req: EvhttpRequest): void;
+}
+
+/**
+ * Client-side bookkeeping of a request (created by `makeRequest` or `sendRequestChunk`).
+ *
+ * @ignore
+ */
+export class ClientReqState {
+  /** The connection the request is queued on (null: not made, or finished). */
+  owner: ClientOwner | null = null;
+  /** Framed pieces of a streamed body that have not gone to the connection yet. */
+  stream: Evbuffer | null = null;
+  /** The body is sent chunked, piece by piece. */
+  streaming = false;
+  /** `sendRequestEnd` was called. */
+  streamEnded = false;
+  /** The request head went out on the current transport. */
+  headSent = false;
+  /** The whole request went out (or is queued in the output). */
+  bodySent = false;
+  /** The body waits for `100 Continue`. */
+  waitContinue = false;
+  /** The request said `Connection: close`. */
+  closeReq = false;
+  /** Safe to send again on a new connection (idempotent, no body). */
+  resendable = false;
+  /** Already resent once after the server dropped a reused connection. */
+  retried = false;
+  /** Why the request failed. */
+  error: Error | null = null;
+}
+
+const encoder = new TextEncoder();
+
 const NOT_STARTED = 0;
 const STREAMING = 1;
 const DONE = 2;
@@ -85,6 +129,8 @@ export class EvhttpRequest {
   _owner: RequestOwner | null = null;
   /** @ignore */
   _conn: EvhttpConnection | null = null;
+  /** Client-side state (null for server requests and unsent client requests). @ignore */
+  _cx: ClientReqState | null = null;
   /** Whether the server created this request. @ignore */
   _incoming = false;
   /** @ignore */
@@ -281,10 +327,64 @@ export class EvhttpRequest {
 
   /**
    * Cancels the request. On the server the connection is closed without a reply (a no-op once
-   * the reply is complete or the client is gone).
+   * the reply is complete or the client is gone). On the client the error callback runs with
+   * `EVREQ_HTTP_REQUEST_CANCEL` and the request callback does not run; a request already on the
+   * wire resets its connection (the requests queued behind it go out on a new one). A no-op
+   * once the response is complete.
    */
   cancel(): void {
     if (this._owner !== null) this._owner._cancel(this);
+    else if (this._cx !== null && this._cx.owner !== null) this._cx.owner._cancel(this);
+  }
+
+  /**
+   * Client side: sends one piece of a chunked request body. The body is streamed when the
+   * output headers carry `Transfer-Encoding: chunked` at `makeRequest`, or when this is called
+   * before `makeRequest`; pieces are framed as chunks and go out in order once the request
+   * head is on the wire. End with `sendRequestEnd`. Empty pieces are ignored.
+   */
+  sendRequestChunk(body: ReplyBody): void {
+    if (this._incoming) throw new EvError("sendRequestChunk: not a client request");
+    const cx = this._cx ??= new ClientReqState();
+    if (cx.owner !== null && !cx.streaming) {
+      throw new EvError("sendRequestChunk: the request was made without a streamed body");
+    }
+    if (cx.streamEnded) throw new EvError("sendRequestChunk after sendRequestEnd");
+    const n = typeof body === "string" ? -1 : body.length;
+    if (n === 0 || body === "") return;
+    const out = cx.stream ??= new Evbuffer();
+    if (typeof body === "string") {
+      const bytes = encoder.encode(body);
+      out.add(bytes.length.toString(16) + "\r\n");
+      out.add(bytes);
+    } else {
+      out.add(n.toString(16) + "\r\n");
+      if (body instanceof Uint8Array) out.add(body);
+      else out.addBuffer(body);
+    }
+    out.add("\r\n");
+    if (cx.owner !== null) cx.owner._streamMore(this);
+  }
+
+  /** Client side: ends a streamed request body (sends the last chunk). */
+  sendRequestEnd(): void {
+    if (this._incoming) throw new EvError("sendRequestEnd: not a client request");
+    const cx = this._cx ??= new ClientReqState();
+    if (cx.owner !== null && !cx.streaming) {
+      throw new EvError("sendRequestEnd: the request was made without a streamed body");
+    }
+    if (cx.streamEnded) return;
+    cx.streamEnded = true;
+    (cx.stream ??= new Evbuffer()).add("0\r\n\r\n");
+    if (cx.owner !== null) cx.owner._streamMore(this);
+  }
+
+  /**
+   * Client side: why the request failed (a connect, TLS, protocol, timeout or cancel error
+   * with the underlying error as `cause`), or `null`.
+   */
+  getError(): Error | null {
+    return this._cx?.error ?? null;
   }
 
   /** Whether the request came from a client (server side). */
