@@ -442,6 +442,9 @@ export class SocketBackend implements BevBackend {
     const bev = this.bev;
     const out = bev._output;
     if (this.#writing || this.#closed || this.conn === null || this.#connecting) return;
+    // A finished write not yet drained from the output (its completion is queued, e.g. behind
+    // a read whose callback wrote more): starting now would send those bytes again.
+    if (this.#wrote !== 0 || this.#writeErr !== null) return;
     if (out.length === 0) {
       this.#maybeShutdown();
       return;

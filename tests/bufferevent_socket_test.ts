@@ -446,3 +446,33 @@ Deno.test("a throwing callback is logged and the bufferevent keeps working", asy
   l.close();
   base.free();
 });
+
+Deno.test("observed writes: a write completion queued behind a read never resends bytes", async () => {
+  // With a write timeout the write completion goes through the loop; a read callback that
+  // writes in the same pass used to re-send the not-yet-drained bytes.
+  const base = new EventBase();
+  const [c, s, l] = await connectedPair();
+  const bev = Bufferevent.socketNew(base, s, BEV_OPT_CLOSE_ON_FREE);
+  bev.setTimeouts(10_000, 10_000);
+  bev.setcb((b) => b.getOutput().addBuffer(b.getInput()), null, (b, what) => {
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) b.flush(EV_WRITE, BEV_FINISHED);
+  });
+  bev.enable(EV_READ | EV_WRITE);
+  const loop = base.dispatch();
+  const msgs: string[] = [];
+  for (let i = 0; i < 3000; i++) msgs.push(`m${i};`);
+  const expected = msgs.join("");
+  const reader = readAll(c);
+  for (let i = 0; i < msgs.length; i += 3) {
+    await writeAll(c, new TextEncoder().encode(msgs.slice(i, i + 3).join("")));
+  }
+  await c.closeWrite();
+  const back = new TextDecoder().decode(await reader);
+  assert.equal(back.length, expected.length);
+  assert.equal(back, expected);
+  bev.free();
+  await loop;
+  c.close();
+  l.close();
+  base.free();
+});
