@@ -252,6 +252,16 @@ export class SocketBackend implements BevBackend {
     bev._base._deactivate(this.#entry);
     const inFlightRead = this.#reading;
     const inFlightWrite = this.#writing;
+    if (this.conn !== null) {
+      const tc = this.conn as Deno.TcpConn;
+      bev._base._untrackResource(tc);
+      // Left open for its owner: our read still in flight must not keep the process alive.
+      if (!bev._closeOnFree() && inFlightRead && typeof tc.unref === "function") {
+        try {
+          tc.unref();
+        } catch { /* closed */ }
+      }
+    }
     if (bev._closeOnFree() && this.conn !== null && !this.#closed) {
       this.#closed = true;
       try {
@@ -359,7 +369,7 @@ export class SocketBackend implements BevBackend {
       } catch { /* not a TCP connection */ }
     }
     // Only a running loop keeps the process alive, never a pending read.
-    if (typeof tc.unref === "function") tc.unref();
+    if (typeof tc.unref === "function") this.bev._base._trackResource(tc);
     this.#startRead();
     this.bev._updateHold();
   }

@@ -176,8 +176,10 @@ export class EvConnListener {
       this.#err = e instanceof Error ? e : new EvError(String(e));
       this.#base._activateEntry(this.#entry);
     };
-    const u = listener as unknown as { unref?: () => void };
-    if (typeof u.unref === "function") u.unref.call(listener);
+    const u = listener as unknown as { ref?: () => void; unref?: () => void };
+    if (typeof u.unref === "function" && typeof u.ref === "function") {
+      base._trackResource(listener as unknown as { ref(): void; unref(): void });
+    }
     this.#kick();
   }
 
@@ -236,10 +238,16 @@ export class EvConnListener {
       } catch { /* already closed */ }
     }
     this.#staged.length = 0;
+    this.#base._untrackResource(this.#listener as unknown as { ref(): void; unref(): void });
     if ((this.#flags & LEV_OPT_CLOSE_ON_FREE) !== 0) {
       try {
         this.#listener.close();
       } catch { /* already closed */ }
+    } else {
+      // Left open for its owner: a pending accept must not keep the process alive.
+      try {
+        (this.#listener as unknown as { unref?: () => void }).unref?.();
+      } catch { /* closed */ }
     }
     this.#hold();
   }

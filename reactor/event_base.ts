@@ -38,6 +38,12 @@ export interface EventBaseOptions {
   priorities?: number;
 }
 
+/** A Deno resource whose pending operations can be ref'ed and unref'ed. @ignore */
+export interface RefCountedResource {
+  ref(): void;
+  unref(): void;
+}
+
 /** Log callback: severity (`EVENT_LOG_*`) and message. */
 export type LogCallback = (severity: number, msg: string) => void;
 
@@ -85,6 +91,11 @@ export class EventBase {
   #cachedWall = 0;
   #cachedMono = 0;
   #log: LogCallback | null = null;
+  /** Resources with I/O in flight on behalf of this base (connections, listeners). */
+  #resources = new Set<RefCountedResource>();
+  /** Whether those resources are currently unref'ed (the loop is not running). */
+  #resUnrefed = true;
+  #unrefTimer = 0;
   #exitCb: EventCallback;
   #timerFired: () => void;
 
@@ -301,6 +312,10 @@ export class EventBase {
     this._nActive = 0;
     this.#signals.clear();
     this.#clearTimer();
+    if (this.#unrefTimer !== 0) clearTimeout(this.#unrefTimer);
+    this.#unrefTimer = 0;
+    this.#unrefAll();
+    this.#resources.clear();
     this.#polls.length = 0;
     this.#freed = true;
     this.#gotBreak = true;
@@ -336,6 +351,63 @@ export class EventBase {
   /** Monotonic ms, cached during a pass. @ignore */
   _monoNow(): number {
     return this.#inPass ? this.#cachedMono : performance.now();
+  }
+
+  /**
+   * Registers a resource whose pending reads keep the process alive only while `loop()` runs.
+   * Deno charges an extra op for every operation on an unref'ed resource (measured: 25 % of
+   * echo throughput), so resources stay ref'ed while the loop runs and are unref'ed together
+   * when it has returned.
+   * @ignore
+   */
+  _trackResource(r: RefCountedResource): void {
+    if (this.#resources.has(r)) return;
+    this.#resources.add(r);
+    if (this.#resUnrefed) {
+      try {
+        r.unref();
+      } catch { /* closed */ }
+    }
+  }
+
+  /** @ignore */
+  _untrackResource(r: RefCountedResource): void {
+    this.#resources.delete(r);
+  }
+
+  #refResources(): void {
+    if (this.#unrefTimer !== 0) {
+      clearTimeout(this.#unrefTimer);
+      this.#unrefTimer = 0;
+    }
+    if (!this.#resUnrefed) return;
+    this.#resUnrefed = false;
+    for (const r of this.#resources) {
+      try {
+        r.ref();
+      } catch { /* closed meanwhile */ }
+    }
+  }
+
+  /** Unref's the resources once the loop has stayed stopped for a macrotask. */
+  #scheduleUnref(): void {
+    if (this.#resUnrefed || this.#unrefTimer !== 0) return;
+    this.#unrefTimer = setTimeout(this.#unrefNow, 0) as unknown as number;
+    Deno.unrefTimer(this.#unrefTimer);
+  }
+
+  #unrefNow = (): void => {
+    this.#unrefTimer = 0;
+    if (!this.#running) this.#unrefAll();
+  };
+
+  #unrefAll(): void {
+    this.#resUnrefed = true;
+    for (const r of this.#resources) {
+      try {
+        r.unref();
+      } catch { /* closed meanwhile */ }
+    }
   }
 
   /** Whether a pass (callbacks) is running. @ignore */
@@ -453,6 +525,7 @@ export class EventBase {
     this.#running = true;
     this.#gotExit = false;
     this.#gotBreak = false;
+    this.#refResources();
     const keepalive = setInterval(noop, KEEPALIVE_MS);
     let ret = 0;
     let ranAny = false;
@@ -486,6 +559,7 @@ export class EventBase {
       clearInterval(keepalive);
       this.#clearTimer();
       this.#running = false;
+      this.#scheduleUnref();
       this.#inPass = false;
       this.#runningPri = EVENT_MAX_PRIORITIES;
     }

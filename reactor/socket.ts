@@ -103,7 +103,7 @@ export class Socket {
 
   /**
    * Wraps a connection, listener, datagram socket, file (pipe, FIFO) or stdin. Connections and
-   * listeners are unref'ed: only a running loop keeps the process alive.
+   * listeners keep the process alive only while their base's loop runs.
    */
   static from(res: SocketResource): Socket {
     let kind: number;
@@ -113,7 +113,6 @@ export class Socket {
     else if (typeof r.closeWrite === "function") kind = KIND_CONN;
     else if (typeof r.read === "function") kind = KIND_FILE;
     else throw new TypeError("Socket.from: unsupported resource");
-    if (typeof r.unref === "function") (r.unref as () => void).call(res);
     return new Socket(kind, res);
   }
 
@@ -258,6 +257,7 @@ export class Socket {
     }
     this.#accepted.length = 0;
     this.#outQ.length = 0;
+    this.#base?._untrackResource(this.#res as unknown as { ref(): void; unref(): void });
     try {
       (this.#res as { close(): void }).close();
     } catch { /* already closed */ }
@@ -274,7 +274,13 @@ export class Socket {
   /** @ignore */
   _register(ev: Event): void {
     const base = ev.base;
-    if (this.#base === null) this.#base = base;
+    if (this.#base === null) {
+      this.#base = base;
+      const r = this.#res as unknown as { ref?: () => void; unref?: () => void };
+      if (typeof r.ref === "function" && typeof r.unref === "function") {
+        base._trackResource(r as { ref(): void; unref(): void });
+      }
+    }
     const first = this.#readEvs.length + this.#writeEvs.length === 0;
     if ((ev.events & (EV_READ | EV_CLOSED)) !== 0) this.#readEvs.push(ev);
     if ((ev.events & EV_WRITE) !== 0) this.#writeEvs.push(ev);
