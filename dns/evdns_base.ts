@@ -588,6 +588,12 @@ export class EvdnsBase {
   #socks: (UdpSock | null)[] = [null, null, null, null];
   #cache = new Map<string, CacheEntry>();
   #gaiCache = new Map<string, GaiCacheEntry>();
+  /**
+   * Repeated getaddrinfo calls: (node, service, hints) → the cache entry their last call was
+   * answered from, skipping service parsing, numeric and hosts-file checks. Cleared whenever the
+   * hosts file or the cache changes.
+   */
+  #gaiFast = new Map<string, { lower: string; ce: GaiCacheEntry; h: NormHints; port: number }>();
   #cacheOn: boolean;
 
   /**
@@ -862,17 +868,20 @@ export class EvdnsBase {
       }
     }
     parseHosts(text ?? "127.0.0.1 localhost\n::1 localhost\n", this.#hosts);
+    this.#gaiFast.clear();
   }
 
   /** Forgets every hosts-file entry. */
   clearHostAddresses(): void {
     this.#hosts.clear();
+    this.#gaiFast.clear();
   }
 
   /** Empties the answer cache (resolver and `getaddrinfo`). */
   cacheClear(): void {
     this.#cache.clear();
     this.#gaiCache.clear();
+    this.#gaiFast.clear();
   }
 
   // ---- lookups -------------------------------------------------------------------------------
@@ -962,6 +971,7 @@ export class EvdnsBase {
     this.#servers = [];
     this.#cache.clear();
     this.#gaiCache.clear();
+    this.#gaiFast.clear();
   }
 
   // ---- request machinery ---------------------------------------------------------------------
@@ -1477,6 +1487,21 @@ export class EvdnsBase {
   ): EvdnsGetaddrinfoRequest | null {
     this.#checkLive();
     const base = this._base;
+    let fastKey: string | null = null;
+    if (this.#cacheOn && node !== null && service !== null) {
+      fastKey = hints === null
+        ? node + "\u0000" + service
+        : node + "\u0000" + service + "\u0000" + (hints.family ?? 0) + "," +
+          (hints.socktype ?? 0) + "," + (hints.protocol ?? 0) + "," + (hints.flags ?? 0);
+      const m = this.#gaiFast.get(fastKey);
+      if (m !== undefined && this.#gaiCache.get(m.lower) === m.ce) {
+        const res = this.#gaiFromCache(m.ce, m.h, m.port);
+        if (res !== null) {
+          base._activateEntry(new GaiImmediate(base, cb, arg, 0, res));
+          return null;
+        }
+      }
+    }
     const family = hints?.family ?? AF_UNSPEC;
     const flags = hints?.flags ?? 0;
     let socktype = hints?.socktype ?? 0;
@@ -1566,6 +1591,10 @@ export class EvdnsBase {
       if (ce !== undefined) {
         const res = this.#gaiFromCache(ce, h, port);
         if (res !== null) {
+          if (fastKey !== null) {
+            if (this.#gaiFast.size >= 4096) this.#gaiFast.clear();
+            this.#gaiFast.set(fastKey, { lower, ce, h, port });
+          }
           base._activateEntry(new GaiImmediate(base, cb, arg, 0, res));
           return null;
         }
