@@ -101,6 +101,9 @@ export class SocketBackend implements BevBackend {
   #onWriteErr: (e: unknown) => void;
 
   #tls: TlsSettings | null;
+  /** The TLS connection whose handshake is in flight, and its deadline (server side). */
+  #hsConn: Deno.TlsConn | null = null;
+  #hsTimer: InternalTimer | null = null;
 
   constructor(
     bev: Bufferevent,
@@ -168,6 +171,8 @@ export class SocketBackend implements BevBackend {
       });
       timer.arm(this.#tls?.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS);
     }
+    this.#hsConn = tc;
+    this.#hsTimer = timer;
     try {
       await tc.handshake();
       return tc;
@@ -181,6 +186,8 @@ export class SocketBackend implements BevBackend {
       throw e;
     } finally {
       timer?.disarm();
+      this.#hsConn = null;
+      this.#hsTimer = null;
     }
   }
 
@@ -269,6 +276,16 @@ export class SocketBackend implements BevBackend {
       } catch { /* already closed */ }
     }
     this.#closed = true;
+    if (this.#hsConn !== null) {
+      // Freed mid-handshake: its deadline must not keep the loop running, and with
+      // CLOSE_ON_FREE the connection goes now (the handshake then fails, unobserved).
+      this.#hsTimer?.disarm();
+      if (bev._closeOnFree()) {
+        try {
+          this.#hsConn.close();
+        } catch { /* already closed */ }
+      }
+    }
     // A read still in flight may yet write into its block, and a write in flight still reads
     // from the output's chunks: leave those to the garbage collector instead of the pool.
     if (this.#block !== null && !inFlightRead) this.#block.release();

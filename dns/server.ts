@@ -447,8 +447,12 @@ export class EvdnsServerPort {
     this.#udp = socket;
     this.#udpOpen = true;
     // Only a running loop keeps the process alive (`unref` exists at runtime, not in the types).
-    const u = socket as unknown as { unref?: () => void };
-    if (typeof u.unref === "function") u.unref.call(socket);
+    // Deno charges an op per operation on an unref'ed resource: let the base ref it while the
+    // loop runs and unref it when the loop returns.
+    const u = socket as unknown as { ref?: () => void; unref?: () => void };
+    if (typeof u.unref === "function" && typeof u.ref === "function") {
+      this.#base._trackResource(u as { ref(): void; unref(): void });
+    }
     const entry = new UdpEntry(this);
     entry._pri = this.#base._defaultPriority();
     this.#entry = entry;
@@ -559,6 +563,7 @@ export class EvdnsServerPort {
     // A closing port waits for its sends, then closes the socket, which ends the pending read.
     if (!this.#closed || this.#udp === null || this.#sending > 0 || !this.#udpOpen) return;
     this.#udpOpen = false;
+    this.#base._untrackResource(this.#udp as unknown as { ref(): void; unref(): void });
     try {
       this.#udp.close();
     } catch { /* closed by the user already */ }

@@ -10,6 +10,7 @@
 
 import type { Bufferevent } from "../bufferevent/bufferevent.ts";
 import {
+  BEV_EVENT_CONNECTED,
   BEV_EVENT_EOF,
   BEV_EVENT_TIMEOUT,
   BEV_EVENT_WRITING,
@@ -227,6 +228,8 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   }
 
   _onEvent(what: number): void {
+    // A TLS bufferevent reports its finished handshake; requests simply follow.
+    if (what === BEV_EVENT_CONNECTED) return;
     if ((what & BEV_EVENT_TIMEOUT) !== 0) {
       if ((what & BEV_EVENT_WRITING) !== 0) {
         this._close();

@@ -216,7 +216,9 @@ export class Evhttp {
 
   /**
    * Binds an HTTPS socket: `tls.cert` and `tls.key` are PEM text (as `Deno.listenTls` takes
-   * them). The handshake runs on the first read; `setHeaderTimeout` bounds it.
+   * them). Each connection's handshake must finish within 10 s (and within `setHeaderTimeout`
+   * when that is shorter); a failed handshake (a plain-text client, an aborted one) just closes
+   * that connection.
    */
   bindSocketTls(
     address: string,
@@ -458,9 +460,12 @@ export class Evhttp {
     }
     let bev: Bufferevent;
     try {
-      bev = this.#bevcb !== null
-        ? this.#bevcb(this._base, this.#bevarg, conn)
-        : Bufferevent.socketNew(this._base, conn, BEV_OPT_CLOSE_ON_FREE);
+      if (this.#bevcb !== null) bev = this.#bevcb(this._base, this.#bevarg, conn);
+      else if (typeof (conn as Deno.TlsConn).handshake === "function") {
+        // HTTPS: the handshake runs first, under a deadline, so a stalled or plain-text client
+        // fails it instead of holding the connection.
+        bev = Bufferevent.tlsNew(this._base, conn, {}, BEV_OPT_CLOSE_ON_FREE);
+      } else bev = Bufferevent.socketNew(this._base, conn, BEV_OPT_CLOSE_ON_FREE);
     } catch (e) {
       this._base._reportError(e);
       try {
