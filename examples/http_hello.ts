@@ -5,41 +5,14 @@
 //
 // Try: curl -i http://127.0.0.1:8081/hello/get ; curl -i -d 'abc' http://127.0.0.1:8081/hello/post
 // Ctrl-C exits cleanly.
-import {
-  EventBase,
-  Evhttp,
-  EVHTTP_REQ_GET,
-  EVHTTP_REQ_POST,
-  type EvhttpRequest,
-  evsignalNew,
-  HTTP_BADMETHOD,
-  HTTP_OK,
-} from "../mod.ts";
+import { EventBase, Evhttp, evsignalNew } from "../mod.ts";
 import { flag, portFlag } from "./_args.ts";
+import { addHelloRoutes } from "./_hello_routes.ts";
 
 const base = new EventBase();
 const http = new Evhttp(base);
 
-function testGet(req: EvhttpRequest): void {
-  if (req.getCommand() !== EVHTTP_REQ_GET) {
-    req.sendError(HTTP_BADMETHOD);
-    return;
-  }
-  req.sendReply(HTTP_OK, "Client is OK", "Test_Get is OK!");
-}
-
-function testPost(req: EvhttpRequest): void {
-  if (req.getCommand() !== EVHTTP_REQ_POST) {
-    req.sendError(HTTP_BADMETHOD);
-    return;
-  }
-  const n = req.getInputBuffer().length;
-  req.sendReply(HTTP_OK, "Client is OK", `Test_post is OK! (${n} bytes)`);
-}
-
-http.setCb("/hello/get", testGet);
-http.setCb("/hello/post", testPost);
-http.setTimeout(5000);
+addHelloRoutes(http);
 
 const bound = http.bindSocket(flag("host", "127.0.0.1"), portFlag(8081));
 const addr = bound.addr as Deno.NetAddr;

@@ -13,17 +13,9 @@
 // Try: curl --cacert cert.pem https://localhost:8443/hello/get
 //      curl --cacert cert.pem -d 'abc' https://localhost:8443/hello/post
 // Ctrl-C stops accepting, lets requests in progress finish (up to 2 s), then exits.
-import {
-  EventBase,
-  Evhttp,
-  EVHTTP_REQ_GET,
-  EVHTTP_REQ_POST,
-  type EvhttpRequest,
-  evsignalNew,
-  HTTP_BADMETHOD,
-  HTTP_OK,
-} from "../mod.ts";
+import { EventBase, Evhttp, evsignalNew } from "../mod.ts";
 import { flag, portFlag } from "./_args.ts";
+import { addHelloRoutes } from "./_hello_routes.ts";
 
 const certFile = flag("cert", "");
 const keyFile = flag("key", "");
@@ -45,26 +37,7 @@ try {
 const base = new EventBase();
 const http = new Evhttp(base);
 
-function testGet(req: EvhttpRequest): void {
-  if (req.getCommand() !== EVHTTP_REQ_GET) {
-    req.sendError(HTTP_BADMETHOD);
-    return;
-  }
-  req.sendReply(HTTP_OK, "Client is OK", "Test_Get is OK!");
-}
-
-function testPost(req: EvhttpRequest): void {
-  if (req.getCommand() !== EVHTTP_REQ_POST) {
-    req.sendError(HTTP_BADMETHOD);
-    return;
-  }
-  const n = req.getInputBuffer().length;
-  req.sendReply(HTTP_OK, "Client is OK", `Test_post is OK! (${n} bytes)`);
-}
-
-http.setCb("/hello/get", testGet);
-http.setCb("/hello/post", testPost);
-http.setTimeout(5000);
+addHelloRoutes(http);
 
 let addr: Deno.NetAddr;
 try {
