@@ -26,8 +26,6 @@ import {
 const smallPool = new BlockPool(4096, 1024);
 /** A block with less room than this is replaced before the next read. */
 const MIN_TAIL = 1024;
-/** No new read while a write is pending and this much output waits (read-ahead cap). */
-const READ_AHEAD_CAP = 1024 * 1024;
 /** Largest single write handed to the runtime. */
 const MAX_WRITE = 4 * 1024 * 1024;
 const SCRATCH = 64 * 1024;
@@ -402,7 +400,8 @@ export class SocketBackend implements BevBackend {
       this.#reading || this.#eof || this.#closed || this.conn === null || this.#connecting ||
       !bev._readActive()
     ) return;
-    if (this.#writing && bev._output.length >= READ_AHEAD_CAP) return;
+    // No read-ahead cap: refusing to read while our own write is stuck deadlocks two peers
+    // that both echo large transfers. Output is bounded the libevent way, with watermarks.
     let lim = bev._readLimit();
     if (lim === 0) return;
     let block = this.#block;
