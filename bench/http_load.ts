@@ -11,6 +11,7 @@
 // The same file is also the server program: `deno run -A bench/http_load.ts --serve KIND --port N`.
 import { flag } from "../examples/_args.ts";
 import { freePort, ROOT, Server } from "./_proc.ts";
+import { hasCmd, printWrkTable, runWrk, type WrkResult } from "./_wrk.ts";
 
 const TOOLS = Deno.env.get("TOOLS") ?? "/work/shared/tools";
 const BUILD = `${ROOT}bench/.build`;
@@ -112,15 +113,6 @@ interface Rival {
   cmd(port: number): Promise<string[] | null>;
 }
 
-async function hasCmd(name: string): Promise<boolean> {
-  try {
-    const o = await new Deno.Command("sh", { args: ["-c", `command -v ${name}`] }).output();
-    return o.success;
-  } catch {
-    return false;
-  }
-}
-
 async function buildEvhttpC(): Promise<string | null> {
   const src = `${TOOLS}/evhttp_hello.c`;
   const bin = `${BUILD}/evhttp_hello`;
@@ -202,31 +194,9 @@ const RIVALS: Rival[] = [
   },
 ];
 
-interface WrkResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: string;
-}
-
-function toMs(v: string, unit: string): number {
-  const n = Number(v);
-  return unit === "us" ? n / 1000 : unit === "s" ? n * 1000 : n;
-}
-
-async function wrk(port: number, conns: number, pipeline: boolean): Promise<WrkResult> {
-  const args = ["-c", "1", "wrk", "-t1", `-c${conns}`, `-d${SECS}s`, "--latency"];
-  if (pipeline) args.push("-s", `${TOOLS}/pipeline16.lua`);
-  args.push(`http://127.0.0.1:${port}/hello`);
-  const o = await new Deno.Command("taskset", { args }).output();
-  const out = new TextDecoder().decode(o.stdout);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? "0");
-  const p = (q: string) => {
-    const m = new RegExp(`\\s${q}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
-    return m === null ? NaN : toMs(m[1]!, m[2]!);
-  };
-  const err = /Socket errors:.*|Non-2xx.*/g;
-  return { rps, p50: p("50"), p99: p("99"), errors: (out.match(err) ?? []).join("; ") };
+function wrk(port: number, conns: number, pipeline: boolean): Promise<WrkResult> {
+  const script = pipeline ? `${TOOLS}/pipeline16.lua` : undefined;
+  return runWrk(`http://127.0.0.1:${port}/hello`, conns, SECS, script);
 }
 
 async function waitListening(port: number, server: Server): Promise<void> {
@@ -280,23 +250,7 @@ async function main(): Promise<void> {
       await server.stop("SIGTERM");
     }
   }
-  const ref = results.get("deno-serve");
-  const lines = [
-    "| server | scenario | req/s | p50 ms | p99 ms | × Deno.serve |",
-    "|---|---|---:|---:|---:|---:|",
-  ];
-  for (const [name, m] of results) {
-    for (const [sc, res] of m) {
-      const base = ref?.get(sc)?.rps ?? 0;
-      const ratio = base > 0 ? (res.rps / base).toFixed(2) : "-";
-      lines.push(
-        `| ${name} | ${sc} | ${Math.round(res.rps)} | ${res.p50.toFixed(2)} | ${
-          res.p99.toFixed(2)
-        } | ${ratio} |`,
-      );
-    }
-  }
-  console.log(lines.join("\n"));
+  printWrkTable(results);
 }
 
 const mode = flag("serve", "");

@@ -12,6 +12,7 @@
 import { flag } from "../examples/_args.ts";
 import { testPki } from "../tests/_tls.ts";
 import { freePort, Server } from "./_proc.ts";
+import { hasCmd, printWrkTable, runWrk, type WrkResult } from "./_wrk.ts";
 
 const SECS = Number(flag("secs", "5"));
 const BODY = "Test_Get is OK!";
@@ -33,48 +34,8 @@ function serveDeno(port: number, certFile: string, keyFile: string): void {
   console.log(`listening on 127.0.0.1:${port}`);
 }
 
-interface WrkResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: string;
-}
-
-function toMs(v: string, unit: string): number {
-  const n = Number(v);
-  return unit === "us" ? n / 1000 : unit === "s" ? n * 1000 : n;
-}
-
-async function wrk(port: number, conns: number, secs: number): Promise<WrkResult> {
-  const o = await new Deno.Command("taskset", {
-    args: [
-      "-c",
-      "1",
-      "wrk",
-      "-t1",
-      `-c${conns}`,
-      `-d${secs}s`,
-      "--latency",
-      `https://127.0.0.1:${port}/hello/get`,
-    ],
-  }).output();
-  const out = new TextDecoder().decode(o.stdout);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? "0");
-  const p = (q: string) => {
-    const m = new RegExp(`\\s${q}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
-    return m === null ? NaN : toMs(m[1]!, m[2]!);
-  };
-  const err = /Socket errors:.*|Non-2xx.*/g;
-  return { rps, p50: p("50"), p99: p("99"), errors: (out.match(err) ?? []).join("; ") };
-}
-
-async function hasCmd(name: string): Promise<boolean> {
-  try {
-    return (await new Deno.Command("sh", { args: ["-c", `command -v ${name}`] }).output())
-      .success;
-  } catch {
-    return false;
-  }
+function wrk(port: number, conns: number, secs: number): Promise<WrkResult> {
+  return runWrk(`https://127.0.0.1:${port}/hello/get`, conns, secs);
 }
 
 async function main(): Promise<void> {
@@ -150,23 +111,7 @@ async function main(): Promise<void> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-  const ref = results.get("deno-serve");
-  const lines = [
-    "| server | scenario | req/s | p50 ms | p99 ms | × Deno.serve |",
-    "|---|---|---:|---:|---:|---:|",
-  ];
-  for (const [name, m] of results) {
-    for (const [sc, res] of m) {
-      const b = ref?.get(sc)?.rps ?? 0;
-      const ratio = b > 0 ? (res.rps / b).toFixed(2) : "-";
-      lines.push(
-        `| ${name} | ${sc} | ${Math.round(res.rps)} | ${res.p50.toFixed(2)} | ${
-          res.p99.toFixed(2)
-        } | ${ratio} |`,
-      );
-    }
-  }
-  console.log(lines.join("\n"));
+  printWrkTable(results);
 }
 
 if (flag("serve", "") === "deno") {
