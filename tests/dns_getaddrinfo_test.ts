@@ -2,11 +2,18 @@
 // hints and services) and cancellation. Lookups through real nameservers, the hosts file and
 // the cache are covered in dns_resolver_test.ts and interop/dnsmasq_test.ts.
 import assert from "node:assert/strict";
-import { EventBase } from "../reactor/mod.ts";
+import {
+  EventBase,
+  EVLOOP_NO_EXIT_ON_EMPTY,
+  EVLOOP_NONBLOCK,
+  EVLOOP_ONCE,
+} from "../reactor/mod.ts";
 import {
   AF_INET,
   AF_INET6,
+  DNS_TYPE_A,
   EvdnsBase,
+  EvdnsServerPort,
   EVUTIL_AI_NUMERICHOST,
   EVUTIL_AI_PASSIVE,
   EVUTIL_EAI_ADDRFAMILY,
@@ -60,4 +67,53 @@ Deno.test("getaddrinfo cancel gives EAI_CANCEL", async () => {
   dns.free(false);
   base.free();
   silent.close();
+});
+
+Deno.test("repeated getaddrinfo is served from the cache; loadHosts takes precedence again", async () => {
+  const udp = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const base = new EventBase();
+  let queries = 0;
+  const port = EvdnsServerPort.add(base, udp, 0, (req) => {
+    queries++;
+    const q = req.questions[0]!;
+    if (q.type === DNS_TYPE_A) req.addAReply(q.name, ["192.0.2.7"], 300);
+    req.respond(0);
+  });
+  const dns = new EvdnsBase(base, 0);
+  dns.nameserverIpAdd(`127.0.0.1:${(udp.addr as Deno.NetAddr).port}`);
+  const hints = { family: AF_INET, socktype: 1 };
+  const addrs: string[] = [];
+  const push = (e: number, r: { address: string }[] | null) => {
+    assert.equal(e, 0);
+    addrs.push(r![0]!.address);
+  };
+  const once = async () => {
+    dns.getaddrinfo("memo.test", "80", hints, push);
+    await base.loop(EVLOOP_NONBLOCK | EVLOOP_NO_EXIT_ON_EMPTY);
+    while (addrs.length < want) await base.loop(EVLOOP_ONCE);
+  };
+  let want = 1;
+  await once();
+  want = 2;
+  await once(); // from the cache
+  want = 3;
+  await once(); // the memoized cache hit
+  assert.deepEqual(addrs, ["192.0.2.7", "192.0.2.7", "192.0.2.7"]);
+  assert.equal(queries, 1);
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/hosts`, "10.9.9.9 memo.test\n");
+  dns.loadHosts(`${dir}/hosts`);
+  want = 4;
+  await once();
+  assert.equal(addrs[3], "10.9.9.9", "the hosts file wins over the memoized cache hit");
+  dns.clearHostAddresses();
+  want = 5;
+  await once();
+  assert.equal(addrs[4], "192.0.2.7");
+  assert.equal(queries, 1);
+  await Deno.remove(dir, { recursive: true });
+  dns.free(false);
+  port.close();
+  await base.loop(EVLOOP_NONBLOCK);
+  base.free();
 });
