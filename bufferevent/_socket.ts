@@ -26,6 +26,21 @@ import {
 const smallPool = new BlockPool(4096, 1024);
 /** A block with less room than this is replaced before the next read. */
 const MIN_TAIL = 1024;
+/**
+ * Read-ahead cap: no new read while a write is pending and this much output waits. Readiness
+ * emulation otherwise lets reads outrun a congested writer (a naive echo to a slow reader
+ * grows by the sender's rate).
+ */
+const READ_AHEAD_CAP = 1024 * 1024;
+/**
+ * Each STALL_MS that a capped write makes no progress, reads may take STALL_GRANT bytes: the
+ * peer may be waiting for us to read before it reads (two peers echoing a large transfer to
+ * each other), and refusing for good would deadlock both. The grant is not grown: a slow
+ * reader looks the same from here (the kernel wakes a writer only once half its send buffer
+ * drained, ~1 s apart at 1 MiB/s), and 640 KiB/s of read-ahead stays below what it drains.
+ */
+const STALL_MS = 100;
+const STALL_GRANT = 64 * 1024;
 /** Largest single write handed to the runtime. */
 const MAX_WRITE = 4 * 1024 * 1024;
 const SCRATCH = 64 * 1024;
@@ -102,6 +117,12 @@ export class SocketBackend implements BevBackend {
   /** The TLS connection whose handshake is in flight, and its deadline (server side). */
   #hsConn: Deno.TlsConn | null = null;
   #hsTimer: InternalTimer | null = null;
+  /** Read-ahead cap state: the stall timer and what is left of the current grant. */
+  #stallTimer: InternalTimer | null = null;
+  #stallBudget = 0;
+  /** Whether the last read callback added to the output (an echo or proxy): only then can
+   * reads outrun the writer. A client reading the reply to its own big write is not capped. */
+  #feedsOutput = false;
 
   constructor(
     bev: Bufferevent,
@@ -274,6 +295,7 @@ export class SocketBackend implements BevBackend {
       } catch { /* already closed */ }
     }
     this.#closed = true;
+    this.#stallTimer?.disarm();
     if (this.#hsConn !== null) {
       // Freed mid-handshake: its deadline must not keep the loop running, and with
       // CLOSE_ON_FREE the connection goes now (the handshake then fails, unobserved).
@@ -400,10 +422,13 @@ export class SocketBackend implements BevBackend {
       this.#reading || this.#eof || this.#closed || this.conn === null || this.#connecting ||
       !bev._readActive()
     ) return;
-    // No read-ahead cap: refusing to read while our own write is stuck deadlocks two peers
-    // that both echo large transfers. Output is bounded the libevent way, with watermarks.
     let lim = bev._readLimit();
     if (lim === 0) return;
+    const capped = this.#feedsOutput && this.#writing && bev._output.length >= READ_AHEAD_CAP;
+    if (capped && this.#stallBudget <= 0) {
+      this.#armStall();
+      return;
+    }
     let block = this.#block;
     const pool = this.#big ? defaultPool : smallPool;
     // Nothing else references the block (the input drained every byte read into it): read
@@ -421,6 +446,7 @@ export class SocketBackend implements BevBackend {
     const off = this.#blockOff;
     const room = block.buf.length - off;
     if (lim < 0 || lim > room) lim = room;
+    if (capped && lim > this.#stallBudget) lim = this.#stallBudget;
     this.#readLen = lim;
     this.#reading = true;
     let view = this.#readView;
@@ -454,6 +480,7 @@ export class SocketBackend implements BevBackend {
     const off = this.#blockOff;
     bev._input._addShared(block, off, off + n);
     this.#blockOff = off + n;
+    if (this.#stallBudget > 0) this.#stallBudget -= n;
     // Grow to the big pool while reads come back full; shrink when they stay small.
     if (n === this.#readLen && n >= 2048) {
       this.#big = true;
@@ -461,7 +488,9 @@ export class SocketBackend implements BevBackend {
     } else if (this.#big && n < 2048 && ++this.#smallReads >= 4) {
       this.#big = false;
     }
+    const before = bev._output.length;
     bev._readDone(n);
+    this.#feedsOutput = bev._output.length > before;
   }
 
   #startWrite(): void {
@@ -496,11 +525,15 @@ export class SocketBackend implements BevBackend {
     this.#writing = false;
     const bev = this.bev;
     if (this.#closed || bev._freed) return;
+    if (this.#stallTimer !== null) this.#writeProgressed();
     if (!bev._observesWrites() && !this.#finishing) {
       // Nobody can observe this write: finish it here, without a dispatch pass.
       bev._output._drainInternal(n);
-      if (bev._output.length > 0) this.#startWrite();
-      else if (this.#state === 0) {
+      if (bev._output.length > 0) {
+        this.#startWrite();
+        // The output may have dropped below the read-ahead cap.
+        if (this.#state === 0) this.#startRead();
+      } else if (this.#state === 0) {
         this.#startRead();
         bev._updateHold();
       }
@@ -527,15 +560,28 @@ export class SocketBackend implements BevBackend {
     }
   }
 
+  #armStall(): void {
+    const t = this.#stallTimer ??= new InternalTimer(this.bev._base, () => this.#stalled());
+    if (!t.armed) t.arm(STALL_MS);
+  }
+
+  /** The capped write made no progress for STALL_MS: read one grant. */
+  #stalled(): void {
+    if (this.#closed || !this.#writing) return;
+    this.#stallBudget = STALL_GRANT;
+    this.#startRead();
+  }
+
+  /** The peer took bytes: it reads, so the cap holds again until the next stall. */
+  #writeProgressed(): void {
+    this.#stallBudget = 0;
+    this.#stallTimer!.disarm();
+  }
+
   #maybeShutdown(): void {
     if (!this.#finishing || this.#shutdown || this.#writing || this.conn === null) return;
     if (this.bev._output.length > 0) return;
     this.#shutdown = true;
     this.conn.closeWrite().catch(() => {/* the peer is gone: the read side reports it */});
-  }
-
-  /** Used by the read-ahead cap: a read may be due once writes drained. */
-  readActive(): boolean {
-    return this.bev._readActive() && (this.bev._enabled & EV_READ) !== 0;
   }
 }
