@@ -9,7 +9,7 @@
 
 import { ActiveEntry } from "../reactor/_active.ts";
 import { InternalTimer } from "../reactor/_internal_timer.ts";
-import { EV_READ, EV_WRITE } from "../reactor/constants.ts";
+import { EV_WRITE } from "../reactor/constants.ts";
 import type { BevBackend } from "./_backend.ts";
 import { BlockPool, defaultPool, type PooledBlock } from "./_pool.ts";
 import type { Bufferevent, GetaddrinfoResolver, ResolvedAddr } from "./bufferevent.ts";
