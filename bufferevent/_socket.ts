@@ -27,12 +27,12 @@ const smallPool = new BlockPool(4096, 1024);
 /** A block with less room than this is replaced before the next read. */
 const MIN_TAIL = 1024;
 /**
- * Read-ahead cap: no new read while a write is pending and this much output waits. Readiness
- * emulation otherwise lets reads outrun a congested writer (a naive echo to a slow reader
- * grows by the sender's rate).
- */
-const READ_AHEAD_CAP = 1024 * 1024;
-/**
+ * Read-ahead cap: a bufferevent whose read callback feeds its output (an echo, a proxy, a
+ * server answering requests) starts no new read while a write is pending, as a plain
+ * `read → await write` loop does. Readiness emulation otherwise lets reads outrun a congested
+ * writer (a naive echo to a slow reader grows by the sender's rate), and a read in flight
+ * beside a write costs Deno ~0.4 µs more per message than the two in turn.
+ *
  * Each STALL_MS that a capped write makes no progress, reads may take STALL_GRANT bytes: the
  * peer may be waiting for us to read before it reads (two peers echoing a large transfer to
  * each other), and refusing for good would deadlock both. The grant is not grown: a slow
@@ -117,9 +117,12 @@ export class SocketBackend implements BevBackend {
   /** The TLS connection whose handshake is in flight, and its deadline (server side). */
   #hsConn: Deno.TlsConn | null = null;
   #hsTimer: InternalTimer | null = null;
-  /** Read-ahead cap state: the stall timer and what is left of the current grant. */
+  /** Read-ahead cap state: the stall timer, what is left of the current grant, the count of
+   * completed writes and its value when the stall timer was armed. */
   #stallTimer: InternalTimer | null = null;
   #stallBudget = 0;
+  #writes = 0;
+  #stallSeen = 0;
   /** Whether the last read callback added to the output (an echo or proxy): only then can
    * reads outrun the writer. A client reading the reply to its own big write is not capped. */
   #feedsOutput = false;
@@ -424,7 +427,7 @@ export class SocketBackend implements BevBackend {
     ) return;
     let lim = bev._readLimit();
     if (lim === 0) return;
-    const capped = this.#feedsOutput && this.#writing && bev._output.length >= READ_AHEAD_CAP;
+    const capped = this.#feedsOutput && this.#writing;
     if (capped && this.#stallBudget <= 0) {
       this.#armStall();
       return;
@@ -525,7 +528,9 @@ export class SocketBackend implements BevBackend {
     this.#writing = false;
     const bev = this.bev;
     if (this.#closed || bev._freed) return;
-    if (this.#stallTimer !== null) this.#writeProgressed();
+    // Write progress for the read-ahead cap's stall check (no timer work per write).
+    this.#writes++;
+    this.#stallBudget = 0;
     if (!bev._observesWrites() && !this.#finishing) {
       // Nobody can observe this write: finish it here, without a dispatch pass.
       bev._output._drainInternal(n);
@@ -562,20 +567,22 @@ export class SocketBackend implements BevBackend {
 
   #armStall(): void {
     const t = this.#stallTimer ??= new InternalTimer(this.bev._base, () => this.#stalled());
-    if (!t.armed) t.arm(STALL_MS);
+    if (t.armed) return;
+    this.#stallSeen = this.#writes;
+    t.arm(STALL_MS);
   }
 
-  /** The capped write made no progress for STALL_MS: read one grant. */
+  /** STALL_MS after the cap held a read back: grant one read if no write completed since. */
   #stalled(): void {
-    if (this.#closed || !this.#writing) return;
+    if (this.#closed || !this.#writing || !this.#feedsOutput) return;
+    if (this.#writes !== this.#stallSeen) {
+      // The peer took bytes: it reads, so the cap holds; look again later.
+      this.#stallSeen = this.#writes;
+      this.#stallTimer!.arm(STALL_MS);
+      return;
+    }
     this.#stallBudget = STALL_GRANT;
     this.#startRead();
-  }
-
-  /** The peer took bytes: it reads, so the cap holds again until the next stall. */
-  #writeProgressed(): void {
-    this.#stallBudget = 0;
-    this.#stallTimer!.disarm();
   }
 
   #maybeShutdown(): void {
