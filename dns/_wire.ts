@@ -198,6 +198,8 @@ const TYPE_SRV = 33;
 const TYPE_OPT = 41;
 const CLASS_IN = 1;
 
+/** Initial slots of a writer's compression table (a power of two; it doubles when half full). */
+const NAME_SLOTS = 64;
 /** Longest name on the wire, root byte included (RFC 1035 §2.3.4). */
 const MAX_NAME_WIRE = 255;
 /** More pointer hops than any legitimate name needs (each hop must also go strictly back). */
@@ -214,7 +216,33 @@ const nameChars = new Uint16Array(1280);
 /** Where the last `readName` left off in the message (an out-parameter without allocation). */
 let nameEnd = 0;
 
+// A server reads the same few names over and over: a small direct-mapped cache hands back the
+// string made last time instead of building (and later collecting) one per message.
+const DECODED_SLOTS = 256;
+/** Names longer than this are not cached (the slot keeps this many characters). */
+const DECODED_MAX = 64;
+const decodedStrings: (string | null)[] = new Array(DECODED_SLOTS).fill(null);
+const decodedLengths = new Int32Array(DECODED_SLOTS);
+const decodedChars = new Uint16Array(DECODED_SLOTS * DECODED_MAX);
+
 function charsToString(n: number): string {
+  if (n > DECODED_MAX) return charsToFreshString(n);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ nameChars[i], 0x01000193);
+  const slot = (h ^ (h >>> 16)) & (DECODED_SLOTS - 1);
+  const base = slot * DECODED_MAX;
+  let hit = decodedLengths[slot] === n;
+  for (let i = 0; hit && i < n; i++) hit = decodedChars[base + i] === nameChars[i];
+  const cached = decodedStrings[slot];
+  if (hit && cached !== null) return cached;
+  const str = charsToFreshString(n);
+  decodedStrings[slot] = str;
+  decodedLengths[slot] = n;
+  for (let i = 0; i < n; i++) decodedChars[base + i] = nameChars[i];
+  return str;
+}
+
+function charsToFreshString(n: number): string {
   // fromCharCode.apply over a typed-array view builds the string in one step; names are short,
   // so the argument count stays far below engine limits.
   return String.fromCharCode.apply(null, nameChars.subarray(0, n) as unknown as number[]);
@@ -361,6 +389,37 @@ function encodeName(name: string, out: Uint8Array): number {
   return n > MAX_NAME_WIRE ? -1 : n;
 }
 
+// Replies repeat the same names (the asker's, the zone's): a bounded map from a name to its
+// wire form saves re-encoding each one for every record that carries it. Strings cache their
+// hash, so a hit costs about a pointer comparison.
+const ENCODED_NAMES = 1024;
+/** Longer wire forms are not cached (a slot keeps this many bytes). */
+const ENCODED_MAX = 64;
+const encodedSlots = new Map<string, number>();
+const encodedWire = new Uint8Array(ENCODED_NAMES * ENCODED_MAX);
+const encodedLengths = new Uint8Array(ENCODED_NAMES);
+
+/** `encodeName(name, nameScratch)` through the cache. */
+function encodeNameCached(name: string): number {
+  const slot = encodedSlots.get(name);
+  if (slot !== undefined) {
+    const n = encodedLengths[slot];
+    const base = slot * ENCODED_MAX;
+    for (let i = 0; i < n; i++) nameScratch[i] = encodedWire[base + i];
+    return n;
+  }
+  const n = encodeName(name, nameScratch);
+  if (n < 0 || n > ENCODED_MAX) return n;
+  // Full: start over rather than track use (a server meeting that many names gains little).
+  if (encodedSlots.size >= ENCODED_NAMES) encodedSlots.clear();
+  const next = encodedSlots.size;
+  encodedSlots.set(name, next);
+  encodedLengths[next] = n;
+  const base = next * ENCODED_MAX;
+  for (let i = 0; i < n; i++) encodedWire[base + i] = nameScratch[i];
+  return n;
+}
+
 /**
  * The uncompressed wire form of a presentation name, or null when it cannot be encoded.
  *
@@ -378,7 +437,7 @@ export function nameToWire(name: string): Uint8Array | null {
  * @ignore
  */
 export function isValidName(name: string): boolean {
-  return encodeName(name, nameScratch) >= 0;
+  return encodeNameCached(name) >= 0;
 }
 
 /**
@@ -651,7 +710,14 @@ export function parseMessage(buf: Uint8Array, keepRaw = false): DnsMessage | nul
 export class DnsWriter {
   #buf: Uint8Array;
   #len = 0;
-  #names = new Map<number, number>();
+  // Compression table: open addressing over typed arrays, keyed by suffix hash. A slot is live
+  // only while its stamp equals `#gen`, so starting a message costs one increment instead of
+  // clearing (or reallocating, as Map.clear does) a table per message.
+  #slotHash = new Int32Array(NAME_SLOTS);
+  #slotAt = new Int32Array(NAME_SLOTS);
+  #slotGen = new Uint32Array(NAME_SLOTS);
+  #gen = 1;
+  #used = 0;
   /** Compress names whatever their ASCII case. */
   foldCase: boolean;
 
@@ -696,7 +762,58 @@ export class DnsWriter {
   /** Empties the writer (keeping its buffer) to start another message. */
   reset(): void {
     this.#len = 0;
-    this.#names.clear();
+    this.#forgetNames();
+  }
+
+  #forgetNames(): void {
+    this.#used = 0;
+    if (++this.#gen > 0xffffffff) {
+      this.#gen = 1;
+      this.#slotGen.fill(0);
+    }
+  }
+
+  /** Where a name with suffix hash `h` equal to `nameScratch[start..n)` was written, or -1. */
+  #findName(h: number, start: number, n: number): number {
+    const mask = this.#slotGen.length - 1;
+    const gens = this.#slotGen;
+    const gen = this.#gen;
+    for (let i = h & mask; gens[i] === gen; i = (i + 1) & mask) {
+      if (this.#slotHash[i] === h && this.#sameName(this.#slotAt[i], start, n)) {
+        return this.#slotAt[i];
+      }
+    }
+    return -1;
+  }
+
+  #addName(h: number, at: number): void {
+    if ((this.#used + 1) * 2 > this.#slotGen.length) this.#growNames();
+    const mask = this.#slotGen.length - 1;
+    const gens = this.#slotGen;
+    const gen = this.#gen;
+    let i = h & mask;
+    while (gens[i] === gen) i = (i + 1) & mask;
+    gens[i] = gen;
+    this.#slotHash[i] = h;
+    this.#slotAt[i] = at;
+    this.#used++;
+  }
+
+  /** Rebuilds the table at twice the size (only messages with hundreds of names get here). */
+  #growNames(): void {
+    const hashes = this.#slotHash;
+    const ats = this.#slotAt;
+    const gens = this.#slotGen;
+    const gen = this.#gen;
+    const size = gens.length * 2;
+    this.#slotHash = new Int32Array(size);
+    this.#slotAt = new Int32Array(size);
+    this.#slotGen = new Uint32Array(size);
+    this.#gen = 1;
+    this.#used = 0;
+    for (let i = 0; i < gens.length; i++) {
+      if (gens[i] === gen) this.#addName(hashes[i], ats[i]);
+    }
   }
 
   /** Writes the 12-byte header at offset 0 and empties the rest (call first). */
@@ -739,13 +856,15 @@ export class DnsWriter {
 
   /** Appends a name, compressed unless `compress` is false. Throws `RangeError` if invalid. */
   name(name: string, compress = true): void {
-    const n = encodeName(name, nameScratch);
+    const n = encodeNameCached(name);
     if (n < 0) throw new RangeError(`invalid DNS name: ${JSON.stringify(name)}`);
     this.#ensure(n);
     const buf = this.#buf;
+    // Names are short: byte loops below beat `set` over a `subarray` made per name or label.
     if (!compress || n === 1) {
-      buf.set(nameScratch.subarray(0, n), this.#len);
-      this.#len += n;
+      let o = this.#len;
+      for (let i = 0; i < n; i++) buf[o++] = nameScratch[i];
+      this.#len = o;
       return;
     }
     // Each suffix is keyed by a hash of its bytes (computed right to left, so a suffix's hash
@@ -763,21 +882,21 @@ export class DnsWriter {
         if (fold && c >= 0x41 && c <= 0x5a) c |= 0x20;
         h = Math.imul(h ^ c, 0x01000193);
       }
-      labelHashes[l] = h & 0x3fffffff; // small-integer keys keep the Map fast
+      labelHashes[l] = h & 0x3fffffff;
     }
-    const names = this.#names;
     for (let l = 0; l < labels; l++) {
       const start = labelStarts[l];
-      const at = names.get(labelHashes[l]);
-      if (at !== undefined && this.#sameName(at, start, n)) {
+      const at = this.#findName(labelHashes[l], start, n);
+      if (at >= 0) {
         buf[this.#len++] = 0xc0 | (at >> 8);
         buf[this.#len++] = at;
         return;
       }
-      if (this.#len < 0x4000) names.set(labelHashes[l], this.#len);
+      let o = this.#len;
+      if (o < 0x4000) this.#addName(labelHashes[l], o);
       const end = start + 1 + nameScratch[start];
-      buf.set(nameScratch.subarray(start, end), this.#len);
-      this.#len += end - start;
+      for (let i = start; i < end; i++) buf[o++] = nameScratch[i];
+      this.#len = o;
     }
     buf[this.#len++] = 0;
   }
@@ -933,6 +1052,7 @@ export class DnsWriter {
   }
 
   #txt(s: string): void {
+    if (this.#asciiTxt(s)) return;
     const b = utf8Encoder.encode(s);
     if (b.length === 0) {
       this.#ensure(1);
@@ -946,6 +1066,30 @@ export class DnsWriter {
       this.#buf.set(piece, this.#len);
       this.#len += piece.length;
     }
+  }
+
+  /**
+   * Writes ASCII text as character-strings without a TextEncoder round trip (an op call per
+   * string); false, with nothing written, when the text has other characters.
+   */
+  #asciiTxt(s: string): boolean {
+    const n = s.length;
+    for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return false;
+    if (n === 0) {
+      this.#ensure(1);
+      this.#buf[this.#len++] = 0;
+      return true;
+    }
+    this.#ensure(n + Math.ceil(n / 255));
+    const buf = this.#buf;
+    let o = this.#len;
+    for (let p = 0; p < n;) {
+      const end = Math.min(p + 255, n);
+      buf[o++] = end - p;
+      while (p < end) buf[o++] = s.charCodeAt(p++);
+    }
+    this.#len = o;
+    return true;
   }
 
   /**
@@ -965,9 +1109,23 @@ export class DnsWriter {
   truncate(length: number): void {
     if (length >= this.#len) return;
     this.#len = length;
-    for (const [hash, at] of this.#names) {
-      if (at >= length) this.#names.delete(hash);
+    // Open addressing cannot delete in place: keep the names still inside the message.
+    const hashes = this.#slotHash.slice();
+    const ats = this.#slotAt.slice();
+    const gens = this.#slotGen.slice();
+    const gen = this.#gen;
+    this.#forgetNames();
+    for (let i = 0; i < gens.length; i++) {
+      if (gens[i] === gen && ats[i] < length) this.#addName(hashes[i], ats[i]);
     }
+  }
+
+  /**
+   * The message written so far as a view of the writer's own buffer (no copy): valid only until
+   * the writer writes again.
+   */
+  view(): Uint8Array {
+    return this.#buf.subarray(0, this.#len);
   }
 
   /** A copy of the finished message; the writer is then empty and may be reused. */
@@ -1058,13 +1216,28 @@ let sharedBusy = false;
  * @ignore
  */
 export function encodeResponse(msg: DnsMessageInit, opts: EncodeResponseOptions = {}): Uint8Array {
+  return encodeResponseView(msg, opts).slice();
+}
+
+/**
+ * `encodeResponse` without the copy: the result is a view of a writer's buffer that the next
+ * `encodeResponse*` call may overwrite, for callers that copy it out at once (the server copies
+ * replies into a send slab, saving an allocation per reply).
+ *
+ * @ignore
+ */
+export function encodeResponseView(
+  msg: DnsMessageInit,
+  opts: EncodeResponseOptions = {},
+): Uint8Array {
   // Record data could be user objects with getters that re-enter; they get their own writer.
   const w = sharedBusy ? new DnsWriter(512) : sharedWriter;
   const shared = w === sharedWriter;
   if (shared) sharedBusy = true;
   try {
     w.foldCase = opts.foldCase === true;
-    return writeResponse(w, msg, opts.maxSize);
+    writeResponse(w, msg, opts.maxSize);
+    return w.view();
   } finally {
     if (shared) {
       w.reset();
@@ -1073,11 +1246,7 @@ export function encodeResponse(msg: DnsMessageInit, opts: EncodeResponseOptions 
   }
 }
 
-function writeResponse(
-  w: DnsWriter,
-  msg: DnsMessageInit,
-  maxSize: number | undefined,
-): Uint8Array {
+function writeResponse(w: DnsWriter, msg: DnsMessageInit, maxSize: number | undefined): void {
   let flags = msg.flags ?? 0;
   flags = setBit(flags, FLAG_QR, msg.qr ?? true);
   flags = setBit(flags, FLAG_AA, msg.aa);
@@ -1133,8 +1302,7 @@ function writeResponse(
     const withOpt = optSize > 0 && fitEnd + optSize <= limit;
     w.setCounts(qd, keptAn, keptNs, keptAr + (withOpt ? 1 : 0));
     w.setFlags(flags | FLAG_TC);
-    if (optSize > 0 && !withOpt) return w.finish();
+    if (optSize > 0 && !withOpt) return;
   }
   if (edns !== undefined) w.opt(edns.udpSize, rcode >> 4, edns.version, edns.do);
-  return w.finish();
 }

@@ -22,7 +22,7 @@ import {
   type DnsEdns,
   type DnsQuestion,
   type DnsRR,
-  encodeResponse,
+  encodeResponseView,
   FLAG_RD,
   isValidName,
   nameToWire,
@@ -92,6 +92,11 @@ const DEFAULT_TCP_IDLE_MS = 10_000;
 const UDP_RECV_SIZE = 4096;
 /** Datagrams read but not yet handled; reading pauses beyond this until the loop catches up. */
 const UDP_MAX_STAGED = 64;
+/**
+ * UDP replies are copied into slabs this big: a fresh small array per reply would live on V8's
+ * heap and be moved off it by the send op, and a larger one costs a malloc and GC accounting.
+ */
+const SEND_SLAB_SIZE = 65536;
 /** UDP payload the server advertises in its OPT record. */
 const EDNS_ADVERTISED = UDP_RECV_SIZE;
 /** Plain DNS over UDP (RFC 1035 §4.2.1). */
@@ -245,7 +250,10 @@ function udpLimit(edns: DnsEdns | null): number {
   return Math.min(Math.max(edns.udpSize, UDP_PLAIN_LIMIT), UDP_MAX_PAYLOAD);
 }
 
-/** Builds a reply carrying no records (FORMERR, NOTIMPL, SERVFAIL after an encoding failure). */
+/**
+ * Builds a reply carrying no records (FORMERR, NOTIMPL, SERVFAIL after an encoding failure), as
+ * a view that the next encoding overwrites: the caller copies it out at once.
+ */
 function errorReply(
   id: number,
   flags: number,
@@ -253,7 +261,7 @@ function errorReply(
   questions: DnsQuestion[],
   edns: DnsEdns | null,
 ): Uint8Array {
-  return encodeResponse({
+  return encodeResponseView({
     id,
     flags: flags & ECHOED_FLAGS,
     rcode,
@@ -325,6 +333,8 @@ export class EvdnsServerPort {
   #stagedData: Uint8Array[] = [];
   #stagedBuf: Uint8Array[] = [];
   #stagedAddr: Deno.NetAddr[] = [];
+  #slab: Uint8Array | null = null;
+  #slabOff = 0;
   #retry: InternalTimer | null = null;
   #onRecv: ((r: [Uint8Array, Deno.Addr]) => void) | null = null;
   #onRecvErr: ((e: unknown) => void) | null = null;
@@ -550,7 +560,26 @@ export class EvdnsServerPort {
     if (this.#closed || !this.#udpOpen) return;
     this.#sending++;
     this.#updateHold();
-    this.#udp!.send(bytes, addr).then(this.#onSent, this.#onSendErr);
+    this.#udp!.send(this.#copyOut(bytes), addr).then(this.#onSent, this.#onSendErr);
+  }
+
+  /**
+   * Copies a reply (often a view of the shared writer) into the current slab. A full slab is
+   * left to the sends still reading from it and collected after them.
+   */
+  #copyOut(bytes: Uint8Array): Uint8Array {
+    const n = bytes.length;
+    if (n > SEND_SLAB_SIZE >> 4) return bytes.slice();
+    let slab = this.#slab;
+    if (slab === null || slab.length - this.#slabOff < n) {
+      slab = this.#slab = new Uint8Array(SEND_SLAB_SIZE);
+      this.#slabOff = 0;
+    }
+    const off = this.#slabOff;
+    const out = slab.subarray(off, off + n);
+    out.set(bytes);
+    this.#slabOff = off + n;
+    return out;
   }
 
   /** A receive or send finished. */
@@ -849,7 +878,9 @@ export class EvdnsServerRequest {
     const questions = this.questions;
     let bytes: Uint8Array;
     try {
-      bytes = encodeResponse({
+      // A view of the shared writer: `_sendUdp` and `_tcpReply` copy it before anything else
+      // is encoded.
+      bytes = encodeResponseView({
         id: this.#id,
         flags: this.#replyFlags,
         rcode,

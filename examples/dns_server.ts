@@ -60,12 +60,21 @@ for (const r of zone.records) {
   if (!names.has(key)) names.set(key, []);
   names.get(key)!.push({ type, ttl: r.ttl ?? defaultTtl, data: r.data });
 }
-const zones = zone.zones.map((z) => ({ origin: z.origin.toLowerCase(), soa: z.soa }));
+interface Zone {
+  origin: string;
+  /** `"." + origin`, made once rather than per query. */
+  dotOrigin: string;
+  soa: Soa;
+}
+const zones: Zone[] = zone.zones.map((z) => {
+  const origin = z.origin.toLowerCase();
+  return { origin, dotOrigin: "." + origin, soa: z.soa };
+});
 
-function zoneOf(name: string): { origin: string; soa: Soa } | null {
-  let best: { origin: string; soa: Soa } | null = null;
+function zoneOf(name: string): Zone | null {
+  let best: Zone | null = null;
   for (const z of zones) {
-    const inside = name === z.origin || name.endsWith("." + z.origin);
+    const inside = name === z.origin || name.endsWith(z.dotOrigin);
     if (inside && (best === null || z.origin.length > best.origin.length)) best = z;
   }
   return best;
@@ -88,6 +97,11 @@ function glue(req: EvdnsServerRequest, data: EvdnsReplyData, type: number): void
   }
 }
 
+function cnameOf(rrs: Rr[]): Rr | undefined {
+  for (const rr of rrs) if (rr.type === DNS_TYPE_CNAME) return rr;
+  return undefined;
+}
+
 function answer(req: EvdnsServerRequest): void {
   const q = req.questions[0];
   const lower = q.name.toLowerCase();
@@ -98,7 +112,7 @@ function answer(req: EvdnsServerRequest): void {
   let owner = q.name;
   let rrs = names.get(lower);
   for (let hops = 0; rrs !== undefined && hops < 8; hops++) {
-    const cname = rrs.find((r) => r.type === DNS_TYPE_CNAME);
+    const cname = cnameOf(rrs);
     if (cname === undefined || q.type === DNS_TYPE_CNAME || q.type === DNS_TYPE_ANY) break;
     req.addReply(
       EVDNS_ANSWER_SECTION,

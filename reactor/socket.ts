@@ -24,6 +24,26 @@ const DEFAULT_SEND_LIMIT = 256 * 1024;
 /** Sends up to this size are copied into the socket's slab; bigger ones get their own copy. */
 const SLAB_MAX_COPY = 4096;
 const SLAB_SIZE = 65536;
+let slab = new Uint8Array(0);
+let slabOff = 0;
+
+/**
+ * A fresh `n`-byte view for a small copy (what `send` queued, what `recv` returns). A fresh
+ * small typed array costs an ArrayBuffer on V8's heap, more GC, and must be moved off the heap
+ * when handed to a write op, which measured as the largest per-message cost of the send path.
+ * Views are carved from one slab shared by all sockets (a slab per socket cost 64 KiB of
+ * zeroed memory per connection), as Node's Buffer pool does: carved ranges are never reused,
+ * and a full slab is replaced, living on while any view of it does.
+ */
+function carve(n: number): Uint8Array {
+  if (slab.length - slabOff < n) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabOff = 0;
+  }
+  const off = slabOff;
+  slabOff = off + n;
+  return slab.subarray(off, off + n);
+}
 /** Largest write issued at once when coalescing queued sends. */
 const COALESCE_MAX = 65536;
 
@@ -71,8 +91,10 @@ export class Socket {
   #buf: Uint8Array | null = null;
   #spare: Uint8Array | null = null;
   #readSize = MIN_READ;
+  /** Bytes read and not yet taken: `#staged[#stagedOff..#stagedEnd)` (no view per read). */
   #staged: Uint8Array | null = null;
   #stagedOff = 0;
+  #stagedEnd = 0;
   #eof = false;
   #err: Error | null = null;
   #closed = false;
@@ -80,8 +102,6 @@ export class Socket {
   #dgrams: [Uint8Array, Deno.Addr][] = [];
   #outQ: Uint8Array[] = [];
   #outBytes = 0;
-  #slab: Uint8Array | null = null;
-  #slabOff = 0;
   #writing = false;
   #sendLimit = DEFAULT_SEND_LIMIT;
   #pollAll = false;
@@ -129,17 +149,20 @@ export class Socket {
     const st = this.#staged;
     if (st !== null) {
       const off = this.#stagedOff;
-      const n = Math.min(max, st.length - off);
-      // Small results are copied so the read buffer can be reused (no allocation and zeroing
-      // per read); large ones are handed over and the next read gets a fresh buffer.
+      const n = Math.min(max, this.#stagedEnd - off);
+      // Small results are copied (into the shared slab: a view, no ArrayBuffer per recv) so the
+      // read buffer can be reused; large ones are handed over and the next read gets a fresh one.
       let out: Uint8Array;
-      if (n <= 2048) out = st.slice(off, off + n);
+      if (n <= 2048) {
+        out = carve(n);
+        out.set(st.subarray(off, off + n));
+      }
       else {
         out = st.subarray(off, off + n);
         this.#spare = null;
       }
       this.#stagedOff = off + n;
-      if (this.#stagedOff >= st.length) {
+      if (this.#stagedOff >= this.#stagedEnd) {
         this.#staged = null;
         // Inside a callback the read is re-armed after it returns, so what the callback sends
         // goes out before the next read is issued.
@@ -174,22 +197,11 @@ export class Socket {
     return n;
   }
 
-  /**
-   * Copies what `send` accepted. Small sends are carved from a per-socket slab: a fresh small
-   * typed array lives on V8's heap and must be moved off it when handed to a write op, which
-   * measured as the largest per-message cost of the send path.
-   */
+  /** Copies what `send` accepted (small sends into the shared slab, see `carve`). */
   #copyOut(bytes: Uint8Array, n: number): Uint8Array {
     if (n > SLAB_MAX_COPY) return bytes.slice(0, n);
-    let slab = this.#slab;
-    if (slab === null || slab.length - this.#slabOff < n) {
-      slab = this.#slab = new Uint8Array(SLAB_SIZE);
-      this.#slabOff = 0;
-    }
-    const off = this.#slabOff;
-    const out = slab.subarray(off, off + n);
+    const out = carve(n);
     out.set(n === bytes.length ? bytes : bytes.subarray(0, n));
-    this.#slabOff = off + n;
     return out;
   }
 
@@ -420,17 +432,18 @@ export class Socket {
     if (n === buf.length) {
       if (this.#readSize < MAX_READ) this.#readSize *= 2;
     } else if (n < this.#readSize >> 2 && this.#readSize > MIN_READ) this.#readSize >>= 1;
-    const data = buf.subarray(0, n);
     const st = this.#staged;
     if (st !== null) {
       // Only EV_CLOSED watchers: keep reading to see the close, keeping the bytes.
-      const rest = st.subarray(this.#stagedOff);
+      const rest = st.subarray(this.#stagedOff, this.#stagedEnd);
       const merged = new Uint8Array(rest.length + n);
       merged.set(rest);
-      merged.set(data, rest.length);
+      merged.set(buf.subarray(0, n), rest.length);
       this.#staged = merged;
+      this.#stagedEnd = merged.length;
     } else {
-      this.#staged = data;
+      this.#staged = buf;
+      this.#stagedEnd = n;
     }
     this.#stagedOff = 0;
     this.#fire(EV_READ, true);
