@@ -98,12 +98,17 @@ export class EventBase {
   #unrefTimer = 0;
   #exitCb: EventCallback;
   #timerFired: () => void;
+  /** Bound once: a wait allocates only its promise, not an executor closure. */
+  #waitExecutor: (resolve: () => void) => void;
 
   /** Creates a base with `opts.priorities` priority queues (default 1). */
   constructor(opts?: EventBaseOptions) {
     this.#signals = new SignalRegistry(() => this._wake());
     this.#exitCb = () => {
       this.#gotExit = true;
+    };
+    this.#waitExecutor = (resolve) => {
+      this.#waitResolve = resolve;
     };
     this.#timerFired = () => {
       this.#timerId = 0;
@@ -546,8 +551,11 @@ export class EventBase {
           if (!work || !first) await yieldMacrotask();
         } else if (work) {
           if (!first) await yieldMacrotask();
+        } else if (this.#armWait()) {
+          await yieldMacrotask();
         } else {
-          await this.#wait();
+          // Not an async helper: one promise per wait, no extra frames or hops to resume.
+          await new Promise<void>(this.#waitExecutor);
         }
         first = false;
         if (this.#gotBreak || this.#freed) break;
@@ -566,14 +574,12 @@ export class EventBase {
     return ret;
   }
 
-  async #wait(): Promise<void> {
+  /** Arms the runtime timer for the earliest deadline before a wait; true if one is due. */
+  #armWait(): boolean {
     const d = this._timers.earliest();
     if (d !== Infinity) {
       const now = performance.now();
-      if (d <= now) {
-        await yieldMacrotask();
-        return;
-      }
+      if (d <= now) return true;
       if (d < this.#armedDeadline) {
         if (this.#timerId !== 0) clearTimeout(this.#timerId);
         this.#timerId = setTimeout(this.#timerFired, Math.ceil(d - now)) as unknown as number;
@@ -581,9 +587,7 @@ export class EventBase {
         this.#armedDeadline = d;
       }
     }
-    await new Promise<void>((r) => {
-      this.#waitResolve = r;
-    });
+    return false;
   }
 
   #clearTimer(): void {
