@@ -46,6 +46,7 @@ import {
   EVREQ_HTTP_TIMEOUT,
 } from "./constants.ts";
 import type { EvhttpConnection } from "./connection.ts";
+import { extMethodName } from "./_reply.ts";
 import { type ClientOwner, ClientReqState, type EvhttpRequest } from "./request.ts";
 
 // Transport states.
@@ -173,7 +174,7 @@ export class ClientConn implements ClientOwner {
   makeRequest(req: EvhttpRequest, method: number, uri: string): void {
     if (this.state === C_FREED) throw new EvError("makeRequest on a freed connection");
     if (req._incoming) throw new EvError("makeRequest: a server request cannot be sent");
-    const name = evhttpMethodName(method);
+    const name = evhttpMethodName(method) ?? extMethodName(this.conn._extMethodCmp, method);
     if (name === null) throw new TypeError(`makeRequest: unknown method ${method}`);
     if (/[\r\n\0]/.test(uri) || uri.length === 0) {
       throw new TypeError(`makeRequest: invalid request target ${JSON.stringify(uri)}`);

@@ -612,6 +612,14 @@ function authorityFormOk(t: string): boolean {
 }
 
 /**
+ * `RequestHead.errorReason` of the 501 for an unknown method token (the head is otherwise
+ * complete: an extension-method hook may still accept it).
+ *
+ * @ignore
+ */
+export const UNKNOWN_METHOD = "unknown method";
+
+/**
  * Parses a complete request head in `buf[start..end)` (`end` from `findHeadEnd`) into `out`.
  * Returns 0 on success, else the status to answer with: 400 malformed (request line, target,
  * field syntax, obs-fold, bad or conflicting framing), 505 an HTTP version other than 1.0/1.1,
@@ -712,7 +720,7 @@ export function parseRequestHead(
     if (lowerKey(expectSeen) === "100-continue") out.expectContinue = true;
     else out.expectOther = true;
   }
-  if (method === 0) return fail(out, 501, "unknown method");
+  if (method === 0) return fail(out, 501, UNKNOWN_METHOD);
   return 0;
 }
 

@@ -1,11 +1,16 @@
 /**
  * Pieces of responses the server builds: status lines (cached per version and code), error
- * pages, and the `Allow` value for a method mask.
+ * pages, and the `Allow` value for a method mask; plus extension-method names (client too).
  *
  * @module
  */
 
-import { evhttpMethodName } from "./constants.ts";
+import {
+  EVHTTP_REQ_MAX,
+  type EvhttpExtMethod,
+  type EvhttpExtMethodCb,
+  evhttpMethodName,
+} from "./constants.ts";
 import { reasonPhrase } from "./status.ts";
 
 const statusCache: Map<number, string> = new Map();
@@ -61,19 +66,38 @@ export function errorPage(code: number, detail: string | undefined): string {
 }
 
 /**
- * The `Allow` header value for a method mask, e.g. `GET, HEAD, POST`.
+ * The `Allow` header value for a method mask, e.g. `GET, HEAD, POST`; bits beyond the known
+ * methods are named by the extension-method callback.
  *
  * @ignore
  */
-export function allowValue(mask: number): string {
+export function allowValue(mask: number, cmp: EvhttpExtMethodCb | null): string {
   const names: string[] = [];
-  for (let bit = 1; bit <= 1 << 15; bit <<= 1) {
+  for (let i = 0; i < 32; i++) {
+    const bit = 1 << i;
     if ((mask & bit) !== 0) {
-      const n = evhttpMethodName(bit);
+      const n = bit > 0 && bit <= EVHTTP_REQ_MAX ? evhttpMethodName(bit) : extMethodName(cmp, bit);
       if (n !== null) names.push(n);
     }
   }
   return names.join(", ");
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The method token an extension-method callback gives `type` (libevent's generating call:
+ * `method` null, `type` set), or null when there is no callback, it declines, or the name is
+ * not a token (it goes on the wire).
+ *
+ * @ignore
+ */
+export function extMethodName(cmp: EvhttpExtMethodCb | null, type: number): string | null {
+  if (cmp === null) return null;
+  const m: EvhttpExtMethod = { method: null, type, flags: 0 };
+  if (cmp(m) !== 0 || m.type !== type) return null;
+  const name = m.method;
+  return typeof name === "string" && TOKEN.test(name) ? name : null;
 }
 
 /**

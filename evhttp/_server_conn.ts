@@ -28,11 +28,18 @@ import {
   headLimitStatus,
   parseRequestHead,
   RequestHead,
+  UNKNOWN_METHOD,
 } from "./_parser.ts";
 import { allowValue, asciiLength, errorPage, statusLine } from "./_reply.ts";
-import { EVHTTP_REQ_CONNECT, EVHTTP_REQ_HEAD, EVREQ_HTTP_EOF } from "./constants.ts";
+import {
+  EVHTTP_REQ_CONNECT,
+  EVHTTP_REQ_HEAD,
+  EVHTTP_REQ_MAX,
+  type EvhttpExtMethod,
+  EVREQ_HTTP_EOF,
+} from "./constants.ts";
 import { EvhttpConnection } from "./connection.ts";
-import type { Evhttp } from "./evhttp.ts";
+import type { Evhttp, EvhttpErrorCb } from "./evhttp.ts";
 import {
   EvhttpRequest,
   REPLY_DONE,
@@ -62,6 +69,10 @@ const LINGER_MS = 2000;
 const W_CLOSE = 1;
 const W_CHUNK = 2;
 const W_RESUME = 4;
+/** Replies with an on-complete callback wait for the output to drain. */
+const W_COMPLETE = 8;
+/** The next request is attached (newreqcb) once the previous reply went out. */
+const W_ATTACH = 16;
 
 const CONTINUE_LINE = "HTTP/1.1 100 Continue\r\n\r\n";
 const encoder = new TextEncoder();
@@ -142,6 +153,12 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   #keepAlive10 = false;
   /** Closing may leave unread bytes from the client: half-close and drain before closing. */
   #linger = false;
+  /** The request the newreqcb saw, waiting for its head (null when no newreqcb is set). */
+  #pending: EvhttpRequest | null = null;
+  /** A newreqcb is due before the next head may be parsed. */
+  #needAttach = false;
+  /** Replies written to the output whose on-complete callbacks wait for it to drain. */
+  #completes: EvhttpRequest[] | null = null;
 
   constructor(base: EventBase, http: Evhttp, bev: Bufferevent, remote: Deno.Addr) {
     super(base);
@@ -158,6 +175,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     this._writeTimeout = http._writeTimeout;
     this._maxHeadersSize = http._maxHeadersSize;
     this._maxBodySize = http._maxBodySize;
+    this._extMethodCmp = http._extMethodCmp;
     this.#headerTimeout = http._headerTimeout;
     bev.setcb(onRead, null, onEvent, this);
     this._applyTimeouts();
@@ -169,8 +187,38 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   /** Starts reading requests. */
   start(): void {
+    if (this.http._newreqcb !== null && !this.#attach()) return;
     this.#armHeadTimer();
     this.#bev.enable(EV_READ | EV_WRITE);
+  }
+
+  /**
+   * Attaches the next request object and shows it to the newreqcb (libevent creates it before
+   * reading, so the hook can throttle or set per-request callbacks). False when the hook closed
+   * the connection.
+   */
+  #attach(): boolean {
+    this.#needAttach = false;
+    const cb = this.http._newreqcb;
+    if (cb === null) return true;
+    const req = new EvhttpRequest(null);
+    req._incoming = true;
+    req._conn = this;
+    this.#pending = req;
+    let r: number | void;
+    try {
+      r = cb(req, this.http._newreqcbArg);
+    } catch (e) {
+      this._base._reportError(e);
+      r = -1;
+    }
+    if (this.state === S_FREED) return false;
+    if (r !== undefined && r < 0) {
+      this.#pending = null;
+      this._close();
+      return false;
+    }
+    return true;
   }
 
   /** Answers 503 without reading anything, then closes (over the connection limit). */
@@ -215,6 +263,15 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
         }
         if (this.state === S_FREED) return;
       }
+    }
+    if ((want & W_COMPLETE) !== 0) {
+      this.#want &= ~W_COMPLETE;
+      this.#runCompletes();
+      if (this.state === S_FREED) return;
+    }
+    if ((want & W_ATTACH) !== 0) {
+      this.#want &= ~W_ATTACH;
+      if (this.state === S_HEAD && this.#needAttach && !this.#attach()) return;
     }
     if ((want & W_RESUME) !== 0) {
       this.#want &= ~W_RESUME;
@@ -264,7 +321,10 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   /** The connection's loop entry: deferred chunk callbacks, then buffered requests. */
   _runEntry(): void {
-    if ((this.#want & W_CHUNK) !== 0 && this.#bev.getOutput().length === 0) this._onWrite();
+    if (
+      (this.#want & (W_CHUNK | W_COMPLETE | W_ATTACH)) !== 0 &&
+      this.#bev.getOutput().length === 0
+    ) this._onWrite();
     if (this.state === S_HEAD) this._process();
   }
 
@@ -279,7 +339,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       for (;;) {
         const st = this.state;
         if (st === S_HEAD) {
-          if (output.length >= OUT_HIGH) {
+          if (output.length >= OUT_HIGH || this.#needAttach) {
             this.#want |= W_RESUME;
             this.#syncWriteCb();
             break;
@@ -315,31 +375,64 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     }
     if (end < 0) {
       const lim = headLimitStatus(view, from, -1, max, to);
-      if (lim !== 0) this.#protocolError(lim, "");
+      if (lim !== 0) this.#protocolError(lim, false);
       else if (this.#peerEof) this.#closeWhenWritten();
       else if (this.#headTimer !== null && !this.#headTimer.armed) this.#armHeadTimer();
       return false;
     }
     const lim = headLimitStatus(view, from, end, max);
     if (lim !== 0) {
-      this.#protocolError(lim, "");
+      this.#protocolError(lim, false);
       return false;
     }
-    const code = parseRequestHead(view, from, end, head);
+    let code = parseRequestHead(view, from, end, head);
     input.drain(end - from);
     this.#headTimer?.disarm();
     if (code !== 0) {
-      this.#protocolError(code, head.errorReason);
-      return false;
+      if (code === 501 && head.errorReason === UNKNOWN_METHOD && this._extMethodCmp !== null) {
+        code = this.#extMethod();
+      }
+      if (code !== 0) {
+        this.#protocolError(code, true);
+        return false;
+      }
     }
     this.#beginRequest();
     return this.state === S_HEAD || this.state === S_BODY;
   }
 
+  /**
+   * Offers an unknown method token to the extension-method callback; 0 when it maps it to a
+   * bit (now in `head.method`), else the status to answer with.
+   */
+  #extMethod(): number {
+    const m: EvhttpExtMethod = { method: head.methodName, type: 0, flags: 0 };
+    let r: number;
+    try {
+      r = this._extMethodCmp!(m);
+    } catch (e) {
+      this._base._reportError(e);
+      return 501;
+    }
+    if (this.state === S_FREED || r !== 0) return 501;
+    // libevent refuses a callback that rewrites the token or claims flags while parsing.
+    if (m.method !== head.methodName || m.flags !== 0) return 400;
+    const t = m.type;
+    if (!Number.isInteger(t) || t < -0x80000000 || t > 0xffffffff || (t >>> 0) <= EVHTTP_REQ_MAX) {
+      return 501;
+    }
+    head.method = t;
+    head.errorReason = "";
+    return 0;
+  }
+
   #beginRequest(): void {
     const http = this.http;
-    const req = new EvhttpRequest(null);
-    req._incoming = true;
+    let req = this.#pending;
+    if (req === null) {
+      req = new EvhttpRequest(null);
+      req._incoming = true;
+    } else this.#pending = null;
     req._owner = this;
     req._conn = this;
     req._method = head.method;
@@ -359,7 +452,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     const expectContinue = head.expectContinue;
 
     if ((http._allowedMethods & head.method) === 0) {
-      this.#writeErrorPage(req, 405, undefined, allowValue(http._allowedMethods));
+      this.#writeErrorPage(req, 405, undefined, this.#allowHeader());
       return;
     }
     if (head.expectOther) {
@@ -448,7 +541,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       }
       input.drain(consumed);
       if (d.error !== 0) {
-        this.#protocolError(d.error, d.errorReason);
+        this.#protocolError(d.error, false);
         return false;
       }
       if (buf.length > 0 && !this.#deliverPiece(req, buf)) return false;
@@ -746,41 +839,136 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     code: number,
     detail: string | undefined,
     allowHeader: string | null,
+    parsed = false,
   ): void {
     if (this.state === S_FREED) return;
-    const page = errorPage(code, detail);
-    const bytes = encoder.encode(page);
+    if (req === null) {
+      if (this.state === S_BODY) req = this.req;
+      else if (this.#pending !== null) {
+        // No head was taken yet: the page answers the request the newreqcb saw, as in libevent.
+        req = this.#pending;
+        this.#pending = null;
+        if (parsed) this.#fillFromHead(req);
+      }
+    }
+    let custom: Evbuffer | null = null;
+    const ecb = this.http._errorcb;
+    if (ecb !== null) {
+      if (req === null) {
+        req = new EvhttpRequest(null);
+        req._incoming = true;
+        req._conn = this;
+        if (parsed) this.#fillFromHead(req);
+      }
+      custom = this.#customPage(ecb, req, code, detail);
+      if (this.state === S_FREED) return;
+    }
+    const bytes = custom === null ? encoder.encode(errorPage(code, detail)) : null;
+    const len = custom !== null ? custom.length : bytes!.length;
     let s = statusLine(1, code, null);
     s += "Date: " + httpDate(this._base.gettimeofdayCached()) + "\r\n";
     if (allowHeader !== null) s += "Allow: " + allowHeader + "\r\n";
     const withBody = statusAllowsBody(code);
     if (withBody) {
-      s += "Content-Type: text/html\r\nContent-Length: " + bytes.length + "\r\n";
+      s += "Content-Type: text/html\r\nContent-Length: " + len + "\r\n";
     }
     s += "Connection: close\r\n\r\n";
     const output = this.#bev.getOutput();
     output.add(s);
-    if (withBody && (req === null || req._method !== EVHTTP_REQ_HEAD)) output.add(bytes);
+    if (withBody && (req === null || req._method !== EVHTTP_REQ_HEAD)) {
+      if (custom !== null) output.addBuffer(custom);
+      else output.add(bytes!);
+    }
     if (req !== null) {
       req._code = code;
       req._reason = "";
       req._replyState = REPLY_DONE;
       if (req._outHeaders !== null) req._outHeaders.clear();
       if (req._outBuf !== null) req._outBuf.drain(req._outBuf.length);
+      if (req._onComplete !== null) this.#queueComplete(req);
     }
     this.#closeAfter = true;
     this.#linger = true;
     this.#beginClose();
   }
 
-  #protocolError(code: number, _why: string): void {
+  /** The errorcb's page for `req`, or null for the default page. */
+  #customPage(
+    ecb: EvhttpErrorCb,
+    req: EvhttpRequest,
+    code: number,
+    detail: string | undefined,
+  ): Evbuffer | null {
+    const buf = new Evbuffer();
+    // The page is being sent: a reply from inside the callback must not slip out before it.
+    const state = req._replyState;
+    req._replyState = REPLY_DONE;
+    let r: number | void;
+    try {
+      r = ecb(req, buf, code, detail ?? null, this.http._errorcbArg);
+    } catch (e) {
+      this._base._reportError(e);
+      r = -1;
+    }
+    req._replyState = state;
+    return (r !== undefined && r < 0) || buf.length === 0 ? null : buf;
+  }
+
+  /** Copies what `parseRequestHead` got of a rejected head into `req` (for the errorcb). */
+  #fillFromHead(req: EvhttpRequest): void {
+    req._method = head.method;
+    req._methodName = head.methodName;
+    req._uri = head.uri;
+    req._major = head.major;
+    req._minor = head.minor;
+    req._inHeaders = head.headers;
+    req._hostHeader = head.host;
+  }
+
+  /** The `Allow` value for a 405 (extension methods named by the callback). */
+  #allowHeader(): string {
+    try {
+      return allowValue(this.http._allowedMethods, this._extMethodCmp);
+    } catch (e) {
+      this._base._reportError(e);
+      return allowValue(this.http._allowedMethods, null);
+    }
+  }
+
+  #protocolError(code: number, parsed: boolean): void {
     this.#headTimer?.disarm();
-    this.#writeErrorPage(null, code, undefined, null);
+    this.#writeErrorPage(null, code, undefined, null, parsed);
+  }
+
+  /** `req`'s on-complete callback runs once the output holding its reply has drained. */
+  #queueComplete(req: EvhttpRequest): void {
+    (this.#completes ??= []).push(req);
+    this.#want |= W_COMPLETE;
+    this.#syncWriteCb();
+    if (this.#bev.getOutput().length === 0) this._base._activateEntry(this.#entry);
+  }
+
+  #runCompletes(): void {
+    const list = this.#completes;
+    this.#completes = null;
+    if (list === null) return;
+    for (let i = 0; i < list.length; i++) {
+      const req = list[i]!;
+      const oc = req._onComplete;
+      if (oc === null) continue;
+      try {
+        oc.cb(req, oc.arg);
+      } catch (e) {
+        this._base._reportError(e);
+      }
+      if (this.state === S_FREED) return;
+    }
   }
 
   /** The reply to `req` is complete. */
   #requestDone(req: EvhttpRequest): void {
     req._owner = null;
+    if (req._onComplete !== null) this.#queueComplete(req);
     if (this.#closeAfter || this.state === S_BODY) {
       this.#beginClose();
       return;
@@ -789,6 +977,13 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     this.state = S_HEAD;
     this.#closeAfter = false;
     this.#keepAlive10 = false;
+    if (this.http._newreqcb !== null) {
+      // libevent attaches the next request once the reply is written; reading waits for it.
+      this.#needAttach = true;
+      this.#want |= W_ATTACH;
+      this.#syncWriteCb();
+      if (this.#bev.getOutput().length === 0) this._base._activateEntry(this.#entry);
+    }
     if (this.#readPaused) {
       this.#readPaused = false;
       this.#bev.enable(EV_READ);
@@ -814,8 +1009,12 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     if (req !== null) req._owner = null;
     input.drain(input.length);
     if (bev.getOutput().length === 0) {
-      this.#finishClose();
-      return;
+      if (this.#completes === null) {
+        this.#finishClose();
+        return;
+      }
+      // On-complete callbacks first, from the loop (never inside the reply call).
+      this._base._activateEntry(this.#entry);
     }
     this.#want |= W_CLOSE;
     this.#syncWriteCb();
@@ -921,6 +1120,9 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     this.#lingerTimer?.disarm();
     this._base._deactivate(this.#entry);
     this.#chunkCbs = [];
+    // Replies not fully written never complete (libevent drops them with the connection).
+    this.#completes = null;
+    this.#pending = null;
     const req = this.req;
     this.req = null;
     this._bev = null;

@@ -12,6 +12,7 @@ import type { EvdnsBase } from "../dns/evdns_base.ts";
 import { EvError } from "../reactor/errors.ts";
 import type { EventBase } from "../reactor/event_base.ts";
 import { ClientConn, DEFAULT_IO_TIMEOUT_MS } from "./_client_conn.ts";
+import type { EvhttpExtMethodCb } from "./constants.ts";
 import type { EvhttpRequest } from "./request.ts";
 
 /** Called when a connection closes: `(conn, arg)`. */
@@ -104,6 +105,8 @@ export class EvhttpConnection {
   _maxHeadersSize: number = -1;
   /** Body limit in bytes (-1: unlimited). @ignore */
   _maxBodySize: number = -1;
+  /** Extension methods (server: copied from the `Evhttp` at accept). @ignore */
+  _extMethodCmp: EvhttpExtMethodCb | null = null;
 
   /** The client machine (null for server connections). @ignore */
   _client: ClientConn | null = null;
@@ -186,7 +189,8 @@ export class EvhttpConnection {
    * buffer with a `Content-Length` (always for POST and PUT), or streamed chunked (see
    * `EvhttpRequest.sendRequestChunk`). With `Expect: 100-continue` in the output headers the
    * body waits for the server's `100 Continue`. Throws for a server connection, a freed
-   * connection, a request already pending, an unknown method or a target with CR, LF or NUL.
+   * connection, a request already pending, a method that is neither an `EVHTTP_REQ_*` bit nor
+   * named by the `setExtMethodCmp` callback, or a target with CR, LF or NUL.
    */
   makeRequest(req: EvhttpRequest, method: number, uri: string): void {
     this.#clientSide("makeRequest").makeRequest(req, method, uri);
@@ -286,6 +290,36 @@ export class EvhttpConnection {
   /** Largest body; negative: none. A client fails a larger one with `EVREQ_HTTP_DATA_TOO_LONG`. */
   setMaxBodySize(n: number): void {
     this._maxBodySize = n < 0 ? -1 : n;
+  }
+
+  /**
+   * Extension methods for this connection (libevent's `evhttp_connection_set_ext_method_cmp`;
+   * `null` removes them). Client: `makeRequest` accepts a method bit the callback names. Server:
+   * requests with a method token the callback maps to a bit are served instead of answered
+   * with 501 (a server connection starts with its `Evhttp`'s callback, see
+   * `Evhttp.setExtMethodCmp`).
+   *
+   * @example
+   * ```ts
+   * import { EventBase } from "@evdeno/evdeno/reactor";
+   * import { EVHTTP_REQ_MAX, EvhttpConnection, EvhttpRequest } from "@evdeno/evdeno/evhttp";
+   * const EVHTTP_REQ_CUSTOM = EVHTTP_REQ_MAX << 1;
+   * const base = new EventBase();
+   * const conn = EvhttpConnection.baseNew(base, null, "127.0.0.1", 8080);
+   * conn.setExtMethodCmp((m) => {
+   *   if (m.method === null && m.type === EVHTTP_REQ_CUSTOM) m.method = "CUSTOM";
+   *   else if (m.method === "CUSTOM") m.type = EVHTTP_REQ_CUSTOM;
+   *   else return -1;
+   *   return 0;
+   * });
+   * const req = new EvhttpRequest((r) => console.log(r.getResponseCode()));
+   * conn.makeRequest(req, EVHTTP_REQ_CUSTOM, "/custom"); // "CUSTOM /custom HTTP/1.1"
+   * // await base.dispatch();
+   * conn.free();
+   * ```
+   */
+  setExtMethodCmp(cb: EvhttpExtMethodCb | null): void {
+    this._extMethodCmp = cb;
   }
 
   /**

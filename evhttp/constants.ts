@@ -156,6 +156,67 @@ function eq(b: Uint8Array, s: number, lit: string): boolean {
 }
 
 // ---------------------------------------------------------------------------
+// Extension methods (libevent's evhttp_ext_method)
+
+/**
+ * `EvhttpExtMethod.flags` bit: requests with this method may carry a body. Accepted for
+ * libevent compatibility; evdeno frames bodies by their headers whatever the method (RFC 9112),
+ * so it changes nothing.
+ *
+ * @example
+ * ```ts
+ * import { EVHTTP_METHOD_HAS_BODY, type EvhttpExtMethod } from "./constants.ts";
+ * const m: EvhttpExtMethod = { method: null, type: 1 << 16, flags: 0 };
+ * m.method = "CUSTOM";
+ * m.flags |= EVHTTP_METHOD_HAS_BODY;
+ * ```
+ */
+export const EVHTTP_METHOD_HAS_BODY = 0x0001;
+
+/**
+ * What an extension-method callback fills in (libevent's `struct evhttp_ext_method`).
+ *
+ * @example
+ * ```ts
+ * import type { EvhttpExtMethod } from "./constants.ts";
+ * const m: EvhttpExtMethod = { method: "CUSTOM", type: 0, flags: 0 };
+ * if (m.method === "CUSTOM") m.type = 1 << 16;
+ * ```
+ */
+export interface EvhttpExtMethod {
+  /** The method token: given when parsing a request, filled in by the callback when sending. */
+  method: string | null;
+  /** The method's bit (set by the callback when parsing, given when sending). */
+  type: number;
+  /** `EVHTTP_METHOD_HAS_BODY` or 0; must stay 0 when parsing. */
+  flags: number;
+}
+
+/**
+ * Maps extension methods both ways (libevent's `evhttp_ext_method_cb`); returns 0 when it knows
+ * the method, anything else when not.
+ *
+ * - Parsing a request (`m.method` set, `m.type` 0): set `m.type` to a bit beyond
+ *   `EVHTTP_REQ_MAX` and return 0. Changing `m.method` or `m.flags` there makes the request
+ *   fail to parse (400), as in libevent.
+ * - Sending a request (`m.method` null, `m.type` set): set `m.method` (and optionally
+ *   `EVHTTP_METHOD_HAS_BODY` in `m.flags`) and return 0.
+ *
+ * @example
+ * ```ts
+ * import { EVHTTP_REQ_MAX, type EvhttpExtMethodCb } from "./constants.ts";
+ * const EVHTTP_REQ_CUSTOM = EVHTTP_REQ_MAX << 1;
+ * const cmp: EvhttpExtMethodCb = (m) => {
+ *   if (m.method === "CUSTOM") m.type = EVHTTP_REQ_CUSTOM;
+ *   else if (m.method === null && m.type === EVHTTP_REQ_CUSTOM) m.method = "CUSTOM";
+ *   else return -1;
+ *   return 0;
+ * };
+ * ```
+ */
+export type EvhttpExtMethodCb = (m: EvhttpExtMethod) => number;
+
+// ---------------------------------------------------------------------------
 // Status codes (libevent's names)
 
 /** 100 Continue. @example `req.sendReply(HTTP_CONTINUE, null)` */

@@ -12,6 +12,7 @@ import { LEV_OPT_CLOSE_ON_FREE, LEV_OPT_REUSEABLE } from "../listener/constants.
 import { InternalTimer } from "../reactor/_internal_timer.ts";
 import { EvError } from "../reactor/errors.ts";
 import type { EventBase } from "../reactor/event_base.ts";
+import type { Evbuffer } from "../bufferevent/evbuffer.ts";
 import { ServerConn } from "./_server_conn.ts";
 import {
   EVHTTP_REQ_DELETE,
@@ -19,6 +20,7 @@ import {
   EVHTTP_REQ_HEAD,
   EVHTTP_REQ_POST,
   EVHTTP_REQ_PUT,
+  type EvhttpExtMethodCb,
 } from "./constants.ts";
 import type { EvhttpRequest, RequestCb } from "./request.ts";
 
@@ -37,6 +39,28 @@ export type EvhttpBevCb = (base: EventBase, arg?: unknown, conn?: Deno.Conn) => 
  * connection without a reply.
  */
 export type EvhttpHeaderCb = (req: EvhttpRequest, arg?: unknown) => number | void;
+
+/**
+ * Writes a custom error page: `(req, buf, code, reason, arg)`. `buf` is empty; whatever the
+ * callback adds to it becomes the page body. Returning a negative number, or adding nothing,
+ * keeps the default page. `reason` is the text the default page would carry below its heading
+ * (HTML; `null` when there is none). `req` is the request the page answers; for errors before
+ * a request could be read (malformed or oversized head, 408, 503 over the connection limit) it
+ * is the request attached to the connection, with whatever of the head was parsed.
+ */
+export type EvhttpErrorCb = (
+  req: EvhttpRequest,
+  buf: Evbuffer,
+  code: number,
+  reason: string | null,
+  arg?: unknown,
+) => number | void;
+
+/**
+ * Runs when a request object is attached to a connection, before anything of it is read:
+ * `(req, arg)`. Returning a negative number (libevent: -1) closes the connection.
+ */
+export type EvhttpNewreqCb = (req: EvhttpRequest, arg?: unknown) => number | void;
 
 /**
  * A socket an `Evhttp` accepts connections on (libevent's `evhttp_bound_socket`).
@@ -155,6 +179,16 @@ export class Evhttp {
   _headerCb: EvhttpHeaderCb | null = null;
   /** @ignore */
   _headerArg: unknown = undefined;
+  /** @ignore */
+  _errorcb: EvhttpErrorCb | null = null;
+  /** @ignore */
+  _errorcbArg: unknown = undefined;
+  /** @ignore */
+  _newreqcb: EvhttpNewreqCb | null = null;
+  /** @ignore */
+  _newreqcbArg: unknown = undefined;
+  /** @ignore */
+  _extMethodCmp: EvhttpExtMethodCb | null = null;
   #bound: Set<EvhttpBoundSocket> = new Set();
   #conns: Set<ServerConn> = new Set();
   #routes: Map<string, Route> = new Map();
@@ -276,6 +310,87 @@ export class Evhttp {
     this._headerArg = arg;
   }
 
+  /**
+   * Custom error pages (libevent's `evhttp_set_errorcb`): every error page the server sends —
+   * 404 for unrouted requests, 400, 405, 408, 413, 414, 417, 431, 501, 503, 505, and
+   * `req.sendError` from handlers — gets its body from `cb(req, buf, code, reason, arg)` (see
+   * `EvhttpErrorCb`). The status line, `Content-Type: text/html` and `Connection: close` stay
+   * as for the default page. A virtual host's requests use the main server's callback. `null`
+   * restores the default pages.
+   *
+   * @example
+   * ```ts
+   * import { EventBase } from "@evdeno/evdeno/reactor";
+   * import { Evhttp, evhttpHtmlescape } from "@evdeno/evdeno/evhttp";
+   * const http = new Evhttp(new EventBase());
+   * http.setErrorcb((req, buf, code) => {
+   *   buf.add(`<h1>${code}</h1><p>${evhttpHtmlescape(req.getUri())}</p>`);
+   * });
+   * http.free();
+   * ```
+   */
+  setErrorcb(cb: EvhttpErrorCb | null, arg?: unknown): void {
+    this._errorcb = cb;
+    this._errorcbArg = arg;
+  }
+
+  /**
+   * Runs `cb(req, arg)` each time a request object is attached to a connection (libevent's
+   * `evhttp_set_newreqcb`): once a connection is accepted, and on a keep-alive connection again
+   * after each reply has been written — before anything of that request is read. The request
+   * is empty then; the hook may set its callbacks (e.g. `req.setOnCompleteCb`). Returning a
+   * negative number (libevent: -1) closes the connection without a reply, e.g. to throttle.
+   * While it is set, a pipelined request is read only after the previous reply went out (as in
+   * libevent). `null` removes it.
+   *
+   * @example
+   * ```ts
+   * import { EventBase } from "@evdeno/evdeno/reactor";
+   * import { Evhttp } from "@evdeno/evdeno/evhttp";
+   * const http = new Evhttp(new EventBase());
+   * let inFlight = 0;
+   * http.setNewreqcb((req) => {
+   *   if (inFlight >= 1000) return -1; // shed load: close the connection
+   *   inFlight++;
+   *   req.setOnCompleteCb(() => inFlight--);
+   * });
+   * http.free();
+   * ```
+   */
+  setNewreqcb(cb: EvhttpNewreqCb | null, arg?: unknown): void {
+    this._newreqcb = cb;
+    this._newreqcbArg = arg;
+  }
+
+  /**
+   * Extension methods (libevent's `evhttp_set_ext_method_cmp`): a request whose method token
+   * is not one of the `EVHTTP_REQ_*` names is offered to `cb`, which may map it to a bit
+   * beyond `EVHTTP_REQ_MAX` (see `EvhttpExtMethodCb`); the request is then served like any
+   * other, with that bit from `req.getCommand()` and the token from `req.getCommandName()`.
+   * Allow the bit with `setAllowedMethods` (else 405, with the method in `Allow`). Unmapped
+   * tokens still get 501. Applies to connections accepted from now on. `null` removes it.
+   *
+   * @example
+   * ```ts
+   * import { EventBase } from "@evdeno/evdeno/reactor";
+   * import { Evhttp, EVHTTP_REQ_GET, EVHTTP_REQ_MAX } from "@evdeno/evdeno/evhttp";
+   * const EVHTTP_REQ_CUSTOM = EVHTTP_REQ_MAX << 1;
+   * const http = new Evhttp(new EventBase());
+   * http.setExtMethodCmp((m) => {
+   *   if (m.method === "CUSTOM") m.type = EVHTTP_REQ_CUSTOM;
+   *   else if (m.method === null && m.type === EVHTTP_REQ_CUSTOM) m.method = "CUSTOM";
+   *   else return -1;
+   *   return 0;
+   * });
+   * http.setAllowedMethods(EVHTTP_REQ_GET | EVHTTP_REQ_CUSTOM);
+   * http.setCb("/custom", (req) => req.sendReply(200, null, req.getCommandName()));
+   * http.free();
+   * ```
+   */
+  setExtMethodCmp(cb: EvhttpExtMethodCb | null): void {
+    this._extMethodCmp = cb;
+  }
+
   // ------------------------------------------------------------------ configuration
 
   /** Read and write timeout (ms) for connections accepted from now on; ≤ 0: none. */
@@ -317,8 +432,9 @@ export class Evhttp {
   }
 
   /**
-   * The methods served (a mask of `EVHTTP_REQ_*`; default GET, POST, HEAD, PUT, DELETE). Others
-   * get 405 with an `Allow` header; methods the server does not know get 501.
+   * The methods served (a mask of `EVHTTP_REQ_*`, and extension-method bits; default GET,
+   * POST, HEAD, PUT, DELETE). Others get 405 with an `Allow` header; methods the server does
+   * not know (nor `setExtMethodCmp` maps) get 501.
    */
   setAllowedMethods(mask: number): void {
     this._allowedMethods = mask;

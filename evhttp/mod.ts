@@ -48,4 +48,11 @@ export {
   type RequestCb,
   type RequestErrorCb,
 } from "./request.ts";
-export { Evhttp, type EvhttpBevCb, EvhttpBoundSocket, type EvhttpHeaderCb } from "./evhttp.ts";
+export {
+  Evhttp,
+  type EvhttpBevCb,
+  EvhttpBoundSocket,
+  type EvhttpErrorCb,
+  type EvhttpHeaderCb,
+  type EvhttpNewreqCb,
+} from "./evhttp.ts";

@@ -125,6 +125,8 @@ export class EvhttpRequest {
   _chunkCb: RequestCb | null = null;
   /** @ignore */
   _errorCb: RequestErrorCb | null = null;
+  /** Server: runs once the reply is written (one field, allocated only when set). @ignore */
+  _onComplete: { cb: RequestCb; arg: unknown } | null = null;
   /** The server connection answering this request (null: client request or detached). @ignore */
   _owner: RequestOwner | null = null;
   /** @ignore */
@@ -192,7 +194,11 @@ export class EvhttpRequest {
     return this.#uriObj;
   }
 
-  /** The method as an `EVHTTP_REQ_*` bit (0 for a method the server does not know). */
+  /**
+   * The method as an `EVHTTP_REQ_*` bit, or the bit the extension-method callback gave it
+   * (`Evhttp.setExtMethodCmp`); 0 for a method the server does not know (only an error page's
+   * request, seen by `Evhttp.setErrorcb`, has one).
+   */
   getCommand(): number {
     return this._method;
   }
@@ -323,6 +329,33 @@ export class EvhttpRequest {
    */
   setErrorCb(cb: RequestErrorCb | null): void {
     this._errorCb = cb;
+  }
+
+  /**
+   * Server side: `cb(req, arg)` runs once the reply has been completely written to the socket
+   * (the connection's output buffer is empty) — after `sendReply`, `sendError`, `sendReplyEnd`
+   * or an error page the server sent for this request — and before the request is let go
+   * (libevent's `evhttp_request_set_on_complete_cb`). It does not run when the connection
+   * fails before the reply is out. Set it from the request callback, or from
+   * `Evhttp.setNewreqcb` to cover error pages too. `null` removes it.
+   *
+   * @example
+   * ```ts
+   * import { EventBase } from "@evdeno/evdeno/reactor";
+   * import { Evhttp } from "@evdeno/evdeno/evhttp";
+   * const http = new Evhttp(new EventBase());
+   * http.setCb("/big", (req) => {
+   *   const started = performance.now();
+   *   req.setOnCompleteCb((r) => {
+   *     console.log(r.getUri(), "written in", performance.now() - started, "ms");
+   *   });
+   *   req.sendReply(200, null, "x".repeat(1 << 20));
+   * });
+   * http.free();
+   * ```
+   */
+  setOnCompleteCb(cb: RequestCb | null, arg?: unknown): void {
+    this._onComplete = cb === null ? null : { cb, arg };
   }
 
   /**
