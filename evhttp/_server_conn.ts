@@ -435,13 +435,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     } else this.#pending = null;
     req._owner = this;
     req._conn = this;
-    req._method = head.method;
-    req._methodName = head.methodName;
-    req._uri = head.uri;
-    req._major = head.major;
-    req._minor = head.minor;
-    req._inHeaders = head.headers;
-    req._hostHeader = head.host;
+    this.#fillFromHead(req);
     req._bodyOut = head.method !== EVHTTP_REQ_HEAD;
     this.req = req;
     this.#closeAfter = this.closeSoon || head.connectionClose ||
@@ -914,7 +908,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     return (r !== undefined && r < 0) || buf.length === 0 ? null : buf;
   }
 
-  /** Copies what `parseRequestHead` got of a rejected head into `req` (for the errorcb). */
+  /** Copies what `parseRequestHead` got into `req` (also of a rejected head, for the errorcb). */
   #fillFromHead(req: EvhttpRequest): void {
     req._method = head.method;
     req._methodName = head.methodName;

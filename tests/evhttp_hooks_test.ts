@@ -14,6 +14,7 @@ import {
 } from "../evhttp/mod.ts";
 import { EventBase } from "../reactor/mod.ts";
 import { exchange, RawClient, withServer } from "./_evhttp_helpers.ts";
+import { haveBinary } from "./interop/_spawn.ts";
 
 const EVHTTP_REQ_CUSTOM = EVHTTP_REQ_MAX << 1;
 
@@ -640,18 +641,9 @@ Deno.test("hooks unset: a plain keep-alive exchange still works and nothing extr
   }
 });
 
-function haveCurl(): boolean {
-  try {
-    return new Deno.Command("curl", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test({
   name: "custom: curl -X CUSTOM is served; without the cmp it gets 501",
-  ignore: !haveCurl(),
+  ignore: !haveBinary("curl"),
 }, async () => {
   const curl = async (port: number, path: string) => {
     const o = await new Deno.Command("curl", {

@@ -3,17 +3,9 @@
 import assert from "node:assert/strict";
 import type { EvhttpRequest } from "../../evhttp/mod.ts";
 import { withServer } from "../_evhttp_helpers.ts";
+import { haveBinary } from "./_spawn.ts";
 
-function haveCurl(): boolean {
-  try {
-    return new Deno.Command("curl", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const CURL = haveCurl();
+const CURL = haveBinary("curl");
 if (!CURL) console.log("curl not found: skipping curl interop tests (apt-get install curl)");
 
 async function curl(args: string[], stdin?: Uint8Array): Promise<{ out: string; err: string }> {
