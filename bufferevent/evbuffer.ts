@@ -1085,7 +1085,8 @@ export class Evbuffer {
 
   /** Forgets every chunk (after they were moved away or released). */
   private _reset(): void {
-    this._c = [];
+    // Emptied in place: no buffer shares this array, and echoing buffers reset on every move.
+    this._c.length = 0;
     this._h = 0;
     this._len = 0;
     this._nFiles = 0;
