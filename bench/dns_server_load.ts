@@ -3,9 +3,10 @@
 // bounded by `-l`. Runs alternate between the two servers (`--rounds`, default 2) and the best run
 // of each counts, so a burst of load from elsewhere on the machine skews the ratio less. Also
 // prints each server's CPU time per query (from /proc), which load elsewhere barely changes.
-// Target: evdeno ≥ 0.5× dnsmasq.
+// Target: evdeno ≥ 0.5× dnsmasq. With `--bare`, a bare Deno UDP loop (receive → send the query
+// back as its own "reply", no DNS work) runs too, as the floor a Deno server can reach.
 //
-//   deno run --allow-all bench/dns_server_load.ts [--seconds 5] [--clients 4] [--outstanding 100] [--rounds 2]
+//   deno run --allow-all bench/dns_server_load.ts [--seconds 5] [--clients 4] [--outstanding 100] [--rounds 2] [--bare]
 //
 // Needs dnsperf (Debian package dnsperf) and dnsmasq (package dnsmasq-base or dnsmasq).
 import { flag } from "../examples/_args.ts";
@@ -14,6 +15,20 @@ const SECONDS = Number(flag("seconds", "5"));
 const CLIENTS = Number(flag("clients", "4"));
 const OUTSTANDING = Number(flag("outstanding", "100"));
 const ROUNDS = Number(flag("rounds", "2"));
+const BARE = Deno.args.includes("--bare");
+
+// One receive in flight, the reply is the query with QR set: what Deno's UDP ops cost alone.
+const BARE_LOOP = `
+const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: Number(Deno.args[0]) });
+const buf = new Uint8Array(4096);
+for (;;) {
+  const [d, a] = await s.receive(buf);
+  if (d.length < 12) continue;
+  const out = d.slice();
+  out[2] |= 0x80;
+  s.send(out, a).catch(() => {});
+}
+`;
 
 const QUERIES = [
   "www.example.test A",
@@ -206,19 +221,31 @@ const dm = new Deno.Command(dnsmasqBin, {
   stdout: "null",
   stderr: "inherit",
 }).spawn();
+const barePort = BARE ? freeUdpPort() : 0;
+const bare = BARE
+  ? new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--unstable-net", BARE_LOOP, String(barePort)],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn()
+  : null;
 const best = (a: Result | null, b: Result) => (a === null || b.qps > a.qps ? b : a);
 let evResult: Result | null = null;
 let dmResult: Result | null = null;
+let bareResult: Result | null = null;
 try {
   await waitReady(evPort);
   await waitReady(dmPort);
+  if (bare !== null) await waitReady(barePort);
   for (let round = 0; round < ROUNDS; round++) {
     evResult = best(evResult, await dnsperf(evPort, ev.pid, dataFile));
     dmResult = best(dmResult, await dnsperf(dmPort, dm.pid, dataFile));
+    if (bare !== null) bareResult = best(bareResult, await dnsperf(barePort, bare.pid, dataFile));
   }
 } finally {
   await stop(ev, "SIGINT");
   await stop(dm, "SIGTERM");
+  if (bare !== null) await stop(bare, "SIGTERM");
   await Deno.remove(dataFile);
 }
 if (evResult === null || dmResult === null) throw new Error("no measurement");
@@ -244,4 +271,19 @@ console.log(
     dmResult.cpuUs.toFixed(1)
   } |`,
 );
+if (bareResult !== null) {
+  console.log(
+    `| bare Deno UDP loop (no DNS work) | ${
+      bareResult.qps.toFixed(0)
+    } | ${bareResult.completed} | ${bareResult.lost} | ${bareResult.latency} | ${
+      bareResult.cpuUs.toFixed(1)
+    } |`,
+  );
+}
 console.log(`\nratio evdeno / dnsmasq: ${ratio.toFixed(2)}× (target ≥ 0.5×)`);
+if (bareResult !== null && bareResult.qps > 0) {
+  console.log(
+    `ratio evdeno / bare Deno loop: ${(evResult.qps / bareResult.qps).toFixed(2)}×; ` +
+      `bare / dnsmasq: ${(bareResult.qps / dmResult.qps).toFixed(2)}×`,
+  );
+}

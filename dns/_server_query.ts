@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type DnsEdns, type DnsQuestion, FLAG_QR, parseQuestionOnly } from "./_wire.ts";
+import { type DnsEdns, type DnsQuestion, FLAG_QR, readFirstQuestion } from "./_wire.ts";
 
 /** The query is well formed: hand it to the user callback. @ignore */
 export const QUERY_OK = 0;
@@ -34,6 +34,8 @@ export class ParsedQuery {
   questions: DnsQuestion[] = NO_QUESTIONS;
   /** The query's OPT record, or null. */
   edns: DnsEdns | null = null;
+  /** Offset just after the question (scratch for the parser). */
+  end = 0;
 }
 
 /** Offset after the (possibly compressed) name at `off`, or -1; pointers are not followed. */
@@ -70,12 +72,12 @@ export function parseServerQuery(buf: Uint8Array, out: ParsedQuery): number {
   out.flags = flags;
   const qd = (buf[4] << 8) | buf[5];
   if (qd !== 1) return QUERY_FORMERR;
-  const q = parseQuestionOnly(buf);
+  const q = readFirstQuestion(buf, out);
   if (q === null) return QUERY_FORMERR;
   const an = (buf[6] << 8) | buf[7];
   const ns = (buf[8] << 8) | buf[9];
   const total = an + ns + ((buf[10] << 8) | buf[11]);
-  let pos = q.end;
+  let pos = out.end;
   let edns: DnsEdns | null = null;
   for (let i = 0; i < total; i++) {
     const start = pos;
@@ -104,7 +106,7 @@ export function parseServerQuery(buf: Uint8Array, out: ParsedQuery): number {
     }
     pos += 10 + rdlen;
   }
-  out.questions = q.questions;
+  out.questions = [q];
   if (pos < 0) return QUERY_FORMERR;
   out.edns = edns;
   if (((flags >> 11) & 0xf) !== 0) return QUERY_NOTIMPL;

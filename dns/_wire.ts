@@ -531,6 +531,22 @@ export function parseQuestionOnly(
   return { ...h, questions, end };
 }
 
+/**
+ * The single question of a query (the server checked the header and count already), or null
+ * when it is malformed; `out.end` receives the offset after it. Builds no header object.
+ *
+ * @ignore
+ */
+export function readFirstQuestion(buf: Uint8Array, out: { end: number }): DnsQuestion | null {
+  const len = buf.length;
+  const name = readName(buf, 12, len);
+  if (name === null) return null;
+  const pos = nameEnd;
+  if (pos + 4 > len) return null;
+  out.end = pos + 4;
+  return { name, type: u16(buf, pos), dnsClass: u16(buf, pos + 2) };
+}
+
 /** Marker for rdata that makes the whole message invalid. */
 const BAD = Symbol("bad");
 
@@ -1246,6 +1262,10 @@ export function encodeResponseView(
   }
 }
 
+/** Stand-ins for absent sections, so a reply without them allocates no empty arrays. */
+const NO_QUESTIONS: readonly DnsQuestion[] = [];
+const NO_RRS: readonly DnsRR[] = [];
+
 function writeResponse(w: DnsWriter, msg: DnsMessageInit, maxSize: number | undefined): void {
   let flags = msg.flags ?? 0;
   flags = setBit(flags, FLAG_QR, msg.qr ?? true);
@@ -1256,10 +1276,10 @@ function writeResponse(w: DnsWriter, msg: DnsMessageInit, maxSize: number | unde
   if (msg.opcode !== undefined) flags = (flags & ~0x7800) | ((msg.opcode & 0xf) << 11);
   const rcode = msg.rcode ?? (flags & 0xf);
   flags = (flags & ~0xf) | (rcode & 0xf);
-  const questions = msg.questions ?? [];
-  const answers = msg.answers ?? [];
-  const authority = msg.authority ?? [];
-  const additional = msg.additional ?? [];
+  const questions = msg.questions ?? NO_QUESTIONS;
+  const answers = msg.answers ?? NO_RRS;
+  const authority = msg.authority ?? NO_RRS;
+  const additional = msg.additional ?? NO_RRS;
   const edns = msg.edns;
   const optSize = edns === undefined ? 0 : 11;
   const an = answers.length;

@@ -330,9 +330,12 @@ export class EvdnsServerPort {
   #sending = 0;
   #recvBuf: Uint8Array | null = null;
   #pool: Uint8Array[] = [];
-  #stagedData: Uint8Array[] = [];
-  #stagedBuf: Uint8Array[] = [];
-  #stagedAddr: Deno.NetAddr[] = [];
+  // Fixed arrays and a count: emptying an array by `length = 0` frees its storage, so pushes
+  // would reallocate it on every pass.
+  #staged = 0;
+  #stagedData: (Uint8Array | null)[] = new Array(UDP_MAX_STAGED).fill(null);
+  #stagedBuf: (Uint8Array | null)[] = new Array(UDP_MAX_STAGED).fill(null);
+  #stagedAddr: (Deno.NetAddr | null)[] = new Array(UDP_MAX_STAGED).fill(null);
   #slab: Uint8Array | null = null;
   #slabOff = 0;
   #retry: InternalTimer | null = null;
@@ -440,9 +443,7 @@ export class EvdnsServerPort {
     this.#closed = true;
     if (this.#entry !== null) this.#base._deactivate(this.#entry);
     this.#retry?.disarm();
-    this.#stagedData.length = 0;
-    this.#stagedBuf.length = 0;
-    this.#stagedAddr.length = 0;
+    this.#unstage();
     if (this.#listener !== null) {
       this.#listener.free();
       for (const c of [...this.#clients]) this._tcpClose(c);
@@ -474,9 +475,10 @@ export class EvdnsServerPort {
         this.#opDone();
         return;
       }
-      this.#stagedData.push(r[0]);
-      this.#stagedBuf.push(buf);
-      this.#stagedAddr.push(r[1] as Deno.NetAddr);
+      const k = this.#staged++;
+      this.#stagedData[k] = r[0];
+      this.#stagedBuf[k] = buf;
+      this.#stagedAddr[k] = r[1] as Deno.NetAddr;
       this.#base._activateEntry(entry);
       // Keep one read in flight while the loop handles this one.
       this.#kickRecv();
@@ -509,7 +511,7 @@ export class EvdnsServerPort {
   #kickRecv(): void {
     if (
       this.#receiving || this.#closed || !this.#udpOpen ||
-      this.#stagedData.length >= UDP_MAX_STAGED || this.#retry?.armed === true
+      this.#staged >= UDP_MAX_STAGED || this.#retry?.armed === true
     ) {
       return;
     }
@@ -526,14 +528,13 @@ export class EvdnsServerPort {
     const bufs = this.#stagedBuf;
     const addrs = this.#stagedAddr;
     const parsed = this.#parsed;
-    const n = data.length;
-    let i = 0;
-    for (; i < n && !this.#closed; i++) {
-      const status = parseServerQuery(data[i], parsed);
+    const n = this.#staged;
+    for (let i = 0; i < n && !this.#closed; i++) {
+      const status = parseServerQuery(data[i]!, parsed);
       // The request keeps no reference to the bytes: the buffer can take the next datagram.
-      this.#pool.push(bufs[i]);
+      this.#pool.push(bufs[i]!);
       if (status === QUERY_DROP) continue;
-      const addr = addrs[i];
+      const addr = addrs[i]!;
       if (status !== QUERY_OK) {
         this._sendUdp(
           errorReply(parsed.id, parsed.flags, status, parsed.questions, parsed.edns),
@@ -549,10 +550,18 @@ export class EvdnsServerPort {
       }
     }
     // Nothing can be staged while this runs (promise handlers wait for the loop to yield).
-    data.length = 0;
-    bufs.length = 0;
-    addrs.length = 0;
+    this.#unstage();
     this.#kickRecv();
+  }
+
+  /** Forgets the staged datagrams (their bytes and senders are not kept alive). */
+  #unstage(): void {
+    for (let i = 0; i < this.#staged; i++) {
+      this.#stagedData[i] = null;
+      this.#stagedBuf[i] = null;
+      this.#stagedAddr[i] = null;
+    }
+    this.#staged = 0;
   }
 
   /** Sends a UDP reply. @ignore */
@@ -854,7 +863,10 @@ export class EvdnsServerRequest {
 
   #push(section: number, rr: DnsRR): void {
     if (this.#done) throw new EvError("the request was already answered or dropped");
-    (this.#sections[section] ??= []).push(rr);
+    // `[rr]` allocates room for one; `[]` then push would allocate a 17-slot store.
+    const list = this.#sections[section];
+    if (list === null) this.#sections[section] = [rr];
+    else list.push(rr);
   }
 
   /**

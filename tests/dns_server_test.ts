@@ -331,6 +331,69 @@ Deno.test("server: UDP replies over 512 bytes are cut with TC; EDNS raises the l
   }
 });
 
+Deno.test("server: a burst of UDP queries with many names gets every answer right", async () => {
+  // Several receives are in flight and replies are copied into send slabs that fill up and are
+  // replaced: each answer must still carry its own query's id, name and data.
+  const h = new UdpHarness((req) => {
+    const name = req.questions[0].name;
+    const m = /^h(\d+)\.burst\.test$/i.exec(name);
+    if (m === null) return req.respond(DNS_ERR_NOTEXIST);
+    const i = Number(m[1]);
+    req.addAReply(name, [`10.${i >> 16}.${(i >> 8) & 0xff}.${i & 0xff}`], 60);
+    req.respond(DNS_ERR_NONE);
+  });
+  try {
+    const total = 1600;
+    const batch = 100;
+    for (let start = 0; start < total; start += batch) {
+      const expected = new Map<number, string>();
+      for (let i = start; i < start + batch; i++) {
+        // Mixed case: the reply must repeat the asker's spelling, not a cached neighbour's.
+        const name = i % 2 === 0 ? `h${i}.burst.test` : `H${i}.Burst.TEST`;
+        expected.set(i, name);
+        await h.send(encodeQuery(i, name, DNS_TYPE_A));
+      }
+      while (expected.size > 0) {
+        const msg = parseMessage(await h.next())!;
+        const name = expected.get(msg.id);
+        assert.ok(name !== undefined, `unexpected or repeated id ${msg.id}`);
+        expected.delete(msg.id);
+        assert.equal(msg.questions[0].name, name);
+        assert.equal(msg.answers[0].name, name);
+        const i = msg.id;
+        assert.equal(msg.answers[0].data, `10.${i >> 16}.${(i >> 8) & 0xff}.${i & 0xff}`);
+      }
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("server: a UDP reply larger than a send slab's share is sent whole", async () => {
+  const h = new UdpHarness((req) => {
+    const addrs: string[] = [];
+    for (let i = 0; i < 500; i++) addrs.push(`10.1.${i >> 8}.${i & 0xff}`);
+    req.addAReply(req.questions[0].name, addrs, 60);
+    req.respond(DNS_ERR_NONE);
+  });
+  try {
+    for (let round = 0; round < 2; round++) {
+      const { raw, msg } = await h.query("big.test", DNS_TYPE_A, { edns: 65000, id: round });
+      assert.ok(raw.length > 4096, `size ${raw.length}`);
+      assert.ok(!msg.tc);
+      assert.equal(msg.id, round);
+      assert.equal(msg.answers.length, 500);
+      assert.equal(msg.answers[499].data, "10.1.1.243");
+    }
+    // Small replies keep flowing from the slab afterwards.
+    const { msg } = await h.query("big.test", DNS_TYPE_A, { edns: 512, id: 7 });
+    assert.ok(msg.tc);
+    assert.equal(msg.id, 7);
+  } finally {
+    await h.close();
+  }
+});
+
 Deno.test("server: FORMERR for zero and fifty questions and for a compression loop", async () => {
   let calls = 0;
   const h = new UdpHarness((req) => {

@@ -4,6 +4,7 @@ import {
   DnsWriter,
   encodeQuery,
   encodeResponse,
+  encodeResponseView,
   isValidName,
   namesEqual,
   nameToWire,
@@ -220,6 +221,108 @@ Deno.test("dns wire: TXT string input is split into 255-byte pieces", () => {
   });
   const m = parseMessage(wire)!;
   assert.deepEqual(m.answers[0].data, ["x".repeat(255), "x".repeat(255), "x".repeat(90)]);
+});
+
+Deno.test("dns wire: TXT pieces at the 255-byte edges, empty and non-ASCII text", () => {
+  const txt = (data: string | string[]) =>
+    parseMessage(encodeResponse({
+      id: 1,
+      answers: [{ name: "t", type: DNS_TYPE_TXT, dnsClass: IN, ttl: 1, data }],
+    }))!.answers[0].data;
+  assert.deepEqual(txt("y".repeat(255)), ["y".repeat(255)]);
+  assert.deepEqual(txt("y".repeat(256)), ["y".repeat(255), "y"]);
+  assert.deepEqual(txt(""), [""]);
+  assert.deepEqual(txt(["", "a b", "\u00e9t\u00e9"]), ["", "a b", "\u00e9t\u00e9"]);
+  // 200 two-byte characters are 400 bytes of UTF-8: split by bytes, not characters.
+  const wire = encodeResponse({
+    id: 1,
+    answers: [{ name: "t", type: DNS_TYPE_TXT, dnsClass: IN, ttl: 1, data: "\u00e9".repeat(200) }],
+  });
+  const m = parseMessage(wire, true)!;
+  assert.equal(m.answers[0].raw![0], 255);
+  assert.equal(m.answers[0].raw!.length, 402);
+});
+
+Deno.test("dns wire: compression with hundreds of names, and after truncate", () => {
+  const answers: DnsRR[] = [];
+  for (let i = 0; i < 300; i++) {
+    const name = `n${i}.z${i % 7}.example`;
+    answers.push({ name, type: DNS_TYPE_CNAME, dnsClass: IN, ttl: 1, data: `t.z${i % 7}.example` });
+  }
+  const wire = encodeResponse({ id: 1, answers });
+  const m = parseMessage(wire)!;
+  assert.deepEqual(m.answers.map((a) => [a.name, a.data]), answers.map((a) => [a.name, a.data]));
+  // Every owner after the first seven zones shares its zone's suffix, and every target is a
+  // pointer: far smaller than the names written out.
+  assert.ok(wire.length < 300 * 30, `size ${wire.length}`);
+
+  const w = new DnsWriter(64);
+  w.header(1, 0x8000, 0, 2);
+  w.rr({ name: "keep.example", type: DNS_TYPE_A, dnsClass: IN, ttl: 1, data: "10.0.0.1" });
+  const cut = w.length;
+  for (let i = 0; i < 100; i++) w.name(`gone${i}.other.test`);
+  w.truncate(cut);
+  // Names that only lived past the cut must be written again, not pointed at.
+  w.rr({ name: "gone5.other.test", type: DNS_TYPE_A, dnsClass: IN, ttl: 1, data: "10.0.0.2" });
+  const after = parseMessage(w.finish())!;
+  assert.deepEqual(after.answers.map((a) => a.name), ["keep.example", "gone5.other.test"]);
+  // A name written before the cut still compresses.
+  w.header(1, 0x8000, 0, 2);
+  w.rr({ name: "a.example", type: DNS_TYPE_A, dnsClass: IN, ttl: 1, data: "10.0.0.1" });
+  const cut2 = w.length;
+  w.name("x.y.z");
+  w.truncate(cut2);
+  const before = w.length;
+  w.name("a.example");
+  assert.equal(w.length - before, 2, "a pointer");
+});
+
+Deno.test("dns wire: name caches stay exact past their capacity and across case", () => {
+  // More distinct names than the encoder and decoder caches hold, asked twice over.
+  for (let pass = 0; pass < 2; pass++) {
+    for (let i = 0; i < 1500; i++) {
+      const name = i % 3 === 0 ? `Host${i}.Example` : `host${i}.example`;
+      const wire = encodeResponse({
+        id: i,
+        questions: [{ name, type: DNS_TYPE_A, dnsClass: IN }],
+        answers: [{ name, type: DNS_TYPE_CNAME, dnsClass: IN, ttl: 1, data: `t${i}.example` }],
+      });
+      const m = parseMessage(wire)!;
+      assert.equal(m.questions[0].name, name);
+      assert.equal(m.answers[0].data, `t${i}.example`);
+    }
+  }
+  // Same letters, other case: decoded as asked, never from the other spelling's cache entry.
+  for (
+    const name of ["www.example.test", "WWW.example.test", "www.EXAMPLE.test", "www.example.test"]
+  ) {
+    assert.equal(parseQuestionOnly(encodeQuery(1, name, DNS_TYPE_A))!.questions[0].name, name);
+  }
+  // Long names (not cached) round-trip too.
+  const long = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`;
+  assert.ok(isValidName(long));
+  assert.ok(!isValidName(long + "d"));
+  for (let k = 0; k < 2; k++) {
+    assert.equal(parseQuestionOnly(encodeQuery(1, long, DNS_TYPE_A))!.questions[0].name, long);
+  }
+  // A cached valid name does not make a similar invalid one pass.
+  assert.ok(isValidName("a.b"));
+  assert.ok(!isValidName("a..b"));
+  assert.throws(() => new DnsWriter().name("a..b"), RangeError);
+});
+
+Deno.test("dns wire: encodeResponseView gives encodeResponse's bytes without a copy", () => {
+  const msg: DnsMessageInit = {
+    id: 5,
+    questions: [{ name: "v.example", type: DNS_TYPE_A, dnsClass: IN }],
+    answers: [{ name: "v.example", type: DNS_TYPE_A, dnsClass: IN, ttl: 9, data: "192.0.2.9" }],
+  };
+  const copy = encodeResponse(msg);
+  const view = encodeResponseView(msg);
+  assert.deepEqual(view.slice(), copy);
+  // The next encoding reuses the same buffer: the view is only good until then.
+  encodeResponseView({ id: 6 });
+  assert.notDeepEqual(view.slice(), copy);
 });
 
 Deno.test("dns wire: names with escapes round-trip exactly", () => {

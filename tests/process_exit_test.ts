@@ -1,8 +1,10 @@
+// Processes that must end by themselves once their loop has returned, with I/O still pending:
+// each fixture runs as a child process and a watchdog kills it if it hangs.
 import assert from "node:assert/strict";
 
-Deno.test("the process exits once the loop has returned, with I/O still pending", async () => {
+async function assertExitsAlone(fixture: string, expect: RegExp): Promise<void> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "tests/fixtures/exit_after_loop.ts"],
+    args: ["run", "--allow-net", `tests/fixtures/${fixture}`],
     cwd: new URL("../", import.meta.url).pathname,
     stdout: "piped",
     stderr: "piped",
@@ -17,5 +19,13 @@ Deno.test("the process exits once the loop has returned, with I/O still pending"
   clearTimeout(watchdog);
   assert.equal(killed, false, "the process did not exit by itself");
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  assert.match(new TextDecoder().decode(out.stdout), /loop returned/);
+  assert.match(new TextDecoder().decode(out.stdout), expect);
+}
+
+Deno.test("the process exits once the loop has returned, with I/O still pending", async () => {
+  await assertExitsAlone("exit_after_loop.ts", /loop returned/);
+});
+
+Deno.test("a DNS server port left open after the loop returns does not keep the process alive", async () => {
+  await assertExitsAlone("dns_server_exit_after_loop.ts", /loop returned after 50 queries/);
 });
