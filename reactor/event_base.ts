@@ -214,7 +214,10 @@ export class EventBase {
 
   /** Wall-clock ms since the epoch, cached at the start of each pass (real time outside one). */
   gettimeofdayCached(): number {
-    return this.#inPass ? this.#cachedWall : Date.now();
+    if (!this.#inPass) return Date.now();
+    // Read on first use in a pass: most passes never ask, and Date.now() is not free.
+    if (this.#cachedWall < 0) this.#cachedWall = Date.now();
+    return this.#cachedWall;
   }
 
   /** Refreshes the cached time (libevent's `event_base_update_cache_time`). */
@@ -599,7 +602,7 @@ export class EventBase {
   /** One pass: refresh the time, re-poll level-triggered sources, expire timers, run one queue. */
   #pass(): boolean {
     this.#inPass = true;
-    this.#cachedWall = Date.now();
+    this.#cachedWall = -1;
     const now = this.#cachedMono = performance.now();
     const polls = this.#polls;
     if (polls.length > 0) {
