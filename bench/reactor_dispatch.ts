@@ -4,7 +4,7 @@
 // shape written as plain Deno `conn.read`/`conn.write` loops. Time is process CPU time (user +
 // system) per event, which a shared, noisy machine distorts far less than wall-clock time.
 //
-//   deno run -A bench/reactor_dispatch.ts [--pairs 100,1000] [--writes 20000] [--active 100]
+//   deno run -A bench/reactor_dispatch.ts [--pairs 100,1000] [--writes 100000] [--active 100]
 import process from "node:process";
 import { EV_PERSIST, EV_READ, Event, EventBase, Socket } from "../reactor/mod.ts";
 
@@ -13,7 +13,7 @@ function arg(name: string, dflt: string): string {
   return i >= 0 ? Deno.args[i + 1]! : dflt;
 }
 const pairCounts = arg("pairs", "100,1000").split(",").map(Number);
-const totalWrites = Number(arg("writes", "20000"));
+const totalWrites = Number(arg("writes", "100000"));
 const nActive = Number(arg("active", "100"));
 
 async function makePairs(n: number): Promise<[Deno.Conn, Deno.Conn][]> {
