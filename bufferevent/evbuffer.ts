@@ -1085,8 +1085,8 @@ export class Evbuffer {
 
   /** Forgets every chunk (after they were moved away or released). */
   private _reset(): void {
-    // Emptied in place: no buffer shares this array, and echoing buffers reset on every move.
-    this._c.length = 0;
+    // A fresh array: cheaper than `length = 0`, which makes V8 trim the old one's storage.
+    this._c = [];
     this._h = 0;
     this._len = 0;
     this._nFiles = 0;
