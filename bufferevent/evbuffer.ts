@@ -83,6 +83,15 @@ class Chunk {
   }
 }
 
+/**
+ * Empties a chain array in place. Short chains (the common case: a connection's buffer holds a
+ * chunk or two) are popped: `length = 0` costs V8 ~10× more, trimming the array's storage.
+ */
+function clearChain(c: Chunk[]): void {
+  if (c.length > 8) c.length = 0;
+  else while (c.length > 0) c.pop();
+}
+
 /** Placeholder for drained slots of the chain array, so dropped chunks can be collected. */
 const DEAD = new Chunk(EMPTY, 0, 0, F_READONLY);
 
@@ -1085,8 +1094,7 @@ export class Evbuffer {
 
   /** Forgets every chunk (after they were moved away or released). */
   private _reset(): void {
-    // A fresh array: cheaper than `length = 0`, which makes V8 trim the old one's storage.
-    this._c = [];
+    clearChain(this._c);
     this._h = 0;
     this._len = 0;
     this._nFiles = 0;
@@ -1138,7 +1146,7 @@ export class Evbuffer {
     const h = this._h;
     const c = this._c;
     if (h === c.length) {
-      c.length = 0;
+      clearChain(c);
       this._h = 0;
     } else if (h > 32 && h * 2 > c.length) {
       c.copyWithin(0, h);
@@ -1221,7 +1229,7 @@ export class Evbuffer {
         const ch = c[i];
         if (ch.flags !== 0) this._releaseCut(ch);
       }
-      c.length = 0;
+      clearChain(c);
       this._h = 0;
       this._len = 0;
       if (last !== null && last.flags === 0 && last.buf.length <= MAX_KEEP) {
