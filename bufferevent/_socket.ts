@@ -124,7 +124,8 @@ export class SocketBackend implements BevBackend {
   #writes = 0;
   #stallSeen = 0;
   /** Whether the last read callback added to the output (an echo or proxy): only then can
-   * reads outrun the writer. A client reading the reply to its own big write is not capped. */
+   * reads outrun the writer. A client reading the reply to its own big write is not capped, nor
+   * is a bufferevent with deferred callbacks (its read callback runs later, unseen here). */
   #feedsOutput = false;
 
   constructor(
@@ -536,7 +537,7 @@ export class SocketBackend implements BevBackend {
       bev._output._drainInternal(n);
       if (bev._output.length > 0) {
         this.#startWrite();
-        // The output may have dropped below the read-ahead cap.
+        // Uncapped (a client sending a large request) keeps reading while it writes.
         if (this.#state === 0) this.#startRead();
       } else if (this.#state === 0) {
         this.#startRead();
