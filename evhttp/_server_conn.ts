@@ -39,6 +39,7 @@ import {
   EVREQ_HTTP_EOF,
 } from "./constants.ts";
 import { EvhttpConnection } from "./connection.ts";
+import type { Evkeyvalq } from "./keyvalq.ts";
 import type { Evhttp, EvhttpErrorCb } from "./evhttp.ts";
 import {
   EvhttpRequest,
@@ -103,6 +104,88 @@ function put(s: string): void {
     b[p++] = c;
   }
   wpos = p;
+}
+
+/**
+ * The head of the last complete (not streamed) reply up to its Connection line, with what
+ * produced it. A server answering alike requests writes the same head bytes every time (only
+ * the Date changes, once a second): comparing the inputs and copying the bytes measured ~4× cheaper
+ * than formatting the head again. One entry: a miss costs one copy of the new head.
+ */
+const headCache = {
+  status: "",
+  /** Header names and values as given (compared with `===`), `n` of them. */
+  keys: [] as string[],
+  vals: [] as string[],
+  n: -1,
+  ct: null as string | null,
+  allow: false,
+  connectOk: false,
+  bodyLen: 0,
+  bodyOut: false,
+  /** The Date value written, or null when the user supplied a Date header. */
+  date: null as string | null,
+  connClose: false,
+  bytes: new Uint8Array(256),
+  len: 0,
+};
+
+function headCacheHit(
+  status: string,
+  h: Evkeyvalq | null,
+  ct: string | null,
+  allow: boolean,
+  connectOk: boolean,
+  bodyLen: number,
+  bodyOut: boolean,
+  base: EventBase,
+): boolean {
+  const c = headCache;
+  if (
+    c.status !== status || c.ct !== ct || c.allow !== allow || c.connectOk !== connectOk ||
+    c.bodyLen !== bodyLen || c.bodyOut !== bodyOut
+  ) return false;
+  const n = h === null ? 0 : h.size;
+  if (n !== c.n) return false;
+  for (let i = 0; i < n; i++) {
+    if (h!.keyAt(i) !== c.keys[i] || h!.valueAt(i) !== c.vals[i]) return false;
+  }
+  return c.date === null || c.date === httpDate(base.gettimeofdayCached());
+}
+
+function headCacheStore(
+  status: string,
+  h: Evkeyvalq | null,
+  ct: string | null,
+  allow: boolean,
+  connectOk: boolean,
+  bodyLen: number,
+  bodyOut: boolean,
+  date: string | null,
+  connClose: boolean,
+  from: number,
+  to: number,
+): void {
+  const c = headCache;
+  const len = to - from;
+  if (c.bytes.length < len) c.bytes = new Uint8Array(len * 2);
+  c.bytes.set(wbuf.subarray(from, to));
+  c.len = len;
+  c.status = status;
+  const n = h === null ? 0 : h.size;
+  for (let i = 0; i < n; i++) {
+    c.keys[i] = h!.keyAt(i);
+    c.vals[i] = h!.valueAt(i);
+  }
+  c.keys.length = c.vals.length = n;
+  c.n = n;
+  c.ct = ct;
+  c.allow = allow;
+  c.connectOk = connectOk;
+  c.bodyLen = bodyLen;
+  c.bodyOut = bodyOut;
+  c.date = date;
+  c.connClose = connClose;
 }
 
 class ProcessEntry extends ActiveEntry {
@@ -735,7 +818,55 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     }
     wbuf = output._tailReserve(room);
     wpos = output._tailAt;
-    put(statusLine(req._minor, code, reason));
+    const status = statusLine(req._minor, code, reason);
+    // CONNECT's 2xx carries no Content-Length even if the handler set one.
+    const connectOk = code >= 200 && code < 300 && req._method === EVHTTP_REQ_CONNECT;
+    let connClose = false;
+    if (
+      !stream &&
+      headCacheHit(status, h, ct, allow, connectOk, bodyLen, req._bodyOut, this._base)
+    ) {
+      const c = headCache;
+      const b = c.bytes;
+      const n = c.len;
+      let p = wpos;
+      for (let i = 0; i < n; i++) wbuf[p++] = b[i];
+      wpos = p;
+      connClose = c.connClose;
+    } else {
+      connClose = this.#formatHead(req, status, h, ct, allow, connectOk, bodyLen, stream);
+    }
+    if (connClose || this.closeSoon) this.#closeAfter = true;
+    if (this.#closeAfter) {
+      if (req._minor >= 1 || this.#keepAlive10) put("Connection: close\r\n");
+    } else if (this.#keepAlive10) {
+      put("Connection: keep-alive\r\n");
+    }
+    put("\r\n");
+    if (body !== null) put(body);
+    const end = wpos;
+    wbuf = NO_BYTES;
+    output._tailCommit(end);
+  }
+
+  /**
+   * Formats the head from the status line to before the Connection line at `wpos`, and keeps a
+   * copy for the next alike reply (complete replies only). Returns whether the user's headers
+   * ask to close.
+   */
+  #formatHead(
+    req: EvhttpRequest,
+    status: string,
+    h: Evkeyvalq | null,
+    ct: string | null,
+    allow: boolean,
+    connectOk: boolean,
+    bodyLen: number,
+    stream: boolean,
+  ): boolean {
+    const start = wpos;
+    put(status);
+    let date: string | null = null;
     let hasDate = false;
     let hasType = false;
     let hasLength = false;
@@ -761,9 +892,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
             break;
           case 14:
             if (lk === "content-length") {
-              if (!allow || (code >= 200 && code < 300 && req._method === EVHTTP_REQ_CONNECT)) {
-                continue;
-              }
+              if (!allow || connectOk) continue;
               hasLength = true;
             }
             break;
@@ -781,8 +910,9 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       }
     }
     if (!hasDate) {
+      date = httpDate(this._base.gettimeofdayCached());
       put("Date: ");
-      put(httpDate(this._base.gettimeofdayCached()));
+      put(date);
       put("\r\n");
     }
     if (allow) {
@@ -811,17 +941,22 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
         }
       }
     }
-    if (connClose || this.closeSoon) this.#closeAfter = true;
-    if (this.#closeAfter) {
-      if (req._minor >= 1 || this.#keepAlive10) put("Connection: close\r\n");
-    } else if (this.#keepAlive10) {
-      put("Connection: keep-alive\r\n");
+    if (!stream) {
+      headCacheStore(
+        status,
+        h,
+        ct,
+        allow,
+        connectOk,
+        bodyLen,
+        req._bodyOut,
+        date,
+        connClose,
+        start,
+        wpos,
+      );
     }
-    put("\r\n");
-    if (body !== null) put(body);
-    const end = wpos;
-    wbuf = NO_BYTES;
-    output._tailCommit(end);
+    return connClose;
   }
 
   /**

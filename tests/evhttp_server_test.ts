@@ -679,3 +679,64 @@ Deno.test("setDefaultContentType changes or removes the default", async () => {
     );
   });
 });
+
+Deno.test("reply heads: alike replies reuse the head, any difference is written afresh", async () => {
+  await withServer((http) => {
+    http.setCb("/a", (req) => {
+      req.getOutputHeaders().add("X-Kind", "a");
+      req.sendReply(200, null, "body");
+    });
+    http.setCb("/b", (req) => {
+      req.getOutputHeaders().add("X-Kind", "b");
+      req.sendReply(200, null, "body");
+    });
+    http.setCb("/longer", (req) => {
+      req.getOutputHeaders().add("X-Kind", "a");
+      req.sendReply(200, null, "body!");
+    });
+    http.setCb("/teapot", (req) => {
+      req.getOutputHeaders().add("X-Kind", "a");
+      req.sendReply(418, null, "body");
+    });
+    http.setCb("/dated", (req) => {
+      req.getOutputHeaders().add("X-Kind", "a");
+      req.getOutputHeaders().add("Date", "Thu, 01 Jan 1970 00:00:00 GMT");
+      req.sendReply(200, null, "body");
+    });
+    http.setCb("/typed", (req) => {
+      req.getOutputHeaders().add("X-Kind", "a");
+      req.getOutputHeaders().add("Content-Type", "text/plain");
+      req.sendReply(200, null, "body");
+    });
+    http.setCb("/close", (req) => {
+      req.getOutputHeaders().add("X-Kind", "a");
+      req.getOutputHeaders().add("Connection", "close");
+      req.sendReply(200, null, "body");
+    });
+  }, async ({ port }) => {
+    const c = await RawClient.connect(port);
+    const paths = ["/a", "/a", "/b", "/a", "/longer", "/a", "/teapot", "/a", "/dated", "/a"];
+    paths.push("/typed", "/a", "/a", "/close");
+    let batch = "";
+    for (const p of paths) batch += `GET ${p} HTTP/1.1\r\nHost: h\r\n\r\n`;
+    await c.send(batch);
+    for (const p of paths) {
+      const r = (await c.response())!;
+      assert.equal(r.status, p === "/teapot" ? 418 : 200, p);
+      assert.equal(r.headers.get("x-kind"), p === "/b" ? "b" : "a", p);
+      assert.equal(r.text, p === "/longer" ? "body!" : "body", p);
+      assert.equal(r.headers.get("content-length"), p === "/longer" ? "5" : "4", p);
+      assert.equal(
+        r.headers.get("content-type"),
+        p === "/typed" ? "text/plain" : "text/html; charset=ISO-8859-1",
+        p,
+      );
+      if (p === "/dated") assert.equal(r.headers.get("date"), "Thu, 01 Jan 1970 00:00:00 GMT");
+      else assert.match(r.headers.get("date")!, /^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$/, p);
+      assert.equal(r.headers.get("connection"), p === "/close" ? "close" : undefined, p);
+      assert.equal(r.fields.filter(([k]) => k.toLowerCase() === "date").length, 1, p);
+    }
+    assert.equal(await c.response(), null, "closed after Connection: close");
+    c.close();
+  });
+});
