@@ -127,6 +127,8 @@ const headCache = {
   date: null as string | null,
   connClose: false,
   bytes: new Uint8Array(256),
+  /** `bytes` up to `len`, kept so a hit copies without allocating a view. */
+  view: new Uint8Array(0),
   len: 0,
 };
 
@@ -171,6 +173,7 @@ function headCacheStore(
   if (c.bytes.length < len) c.bytes = new Uint8Array(len * 2);
   c.bytes.set(wbuf.subarray(from, to));
   c.len = len;
+  c.view = c.bytes.subarray(0, len);
   c.status = status;
   const n = h === null ? 0 : h.size;
   for (let i = 0; i < n; i++) {
@@ -810,28 +813,30 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   ): void {
     const h = req._outHeaders;
     const ct = this.http._defaultContentType;
-    // Room for the worst case: 3 UTF-8 bytes per UTF-16 unit of anything the user supplied.
-    let room = 192 + (body === null ? 0 : body.length) + (ct === null ? 0 : ct.length * 3) +
-      (reason === null ? 0 : reason.length * 3);
-    if (h !== null) {
-      for (let i = 0; i < h.size; i++) room += (h.keyAt(i).length + h.valueAt(i).length) * 3 + 4;
-    }
-    wbuf = output._tailReserve(room);
-    wpos = output._tailAt;
     const status = statusLine(req._minor, code, reason);
     // CONNECT's 2xx carries no Content-Length even if the handler set one.
     const connectOk = code >= 200 && code < 300 && req._method === EVHTTP_REQ_CONNECT;
-    let connClose = false;
-    if (
-      !stream &&
-      headCacheHit(status, h, ct, allow, connectOk, bodyLen, req._bodyOut, this._base)
-    ) {
+    const hit = !stream &&
+      headCacheHit(status, h, ct, allow, connectOk, bodyLen, req._bodyOut, this._base);
+    // Room for the Connection line, the blank line and an inline ASCII body, plus the head: the
+    // cached one's size, or the worst case of 3 UTF-8 bytes per UTF-16 unit the user supplied.
+    let room = 64 + (body === null ? 0 : body.length);
+    if (hit) room += headCache.len;
+    else {
+      room += 128 + (ct === null ? 0 : ct.length * 3) + (reason === null ? 0 : reason.length * 3);
+      if (h !== null) {
+        for (let i = 0; i < h.size; i++) {
+          room += (h.keyAt(i).length + h.valueAt(i).length) * 3 + 4;
+        }
+      }
+    }
+    wbuf = output._tailReserve(room);
+    wpos = output._tailAt;
+    let connClose: boolean;
+    if (hit) {
       const c = headCache;
-      const b = c.bytes;
-      const n = c.len;
-      let p = wpos;
-      for (let i = 0; i < n; i++) wbuf[p++] = b[i];
-      wpos = p;
+      wbuf.set(c.view, wpos);
+      wpos += c.len;
       connClose = c.connClose;
     } else {
       connClose = this.#formatHead(req, status, h, ct, allow, connectOk, bodyLen, stream);

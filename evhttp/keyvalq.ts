@@ -26,6 +26,17 @@ export function lowerKey(s: string): string {
   return s;
 }
 
+/**
+ * Names and values `add` accepted lately, by length (a direct-mapped memo): validation and
+ * lowercasing depend only on the text, so an equal string needs neither again (and lowercasing
+ * "Content-Type" allocated a string per request).
+ */
+const MEMO_MASK = 15;
+// Only text that passed may be stored: the fillers are a valid name and a valid value.
+const memoKeys: string[] = new Array(MEMO_MASK + 1).fill("x");
+const memoLkeys: string[] = new Array(MEMO_MASK + 1).fill("x");
+const memoValues: string[] = new Array(MEMO_MASK + 1).fill("");
+
 function badKey(k: string): boolean {
   if (k.length === 0) return true;
   for (let i = 0; i < k.length; i++) {
@@ -102,10 +113,23 @@ export class Evkeyvalq {
    * CR/LF not followed by a space or tab.
    */
   add(key: string, value: string): void {
-    if (badKey(key)) throw new TypeError(`invalid header name: ${JSON.stringify(key)}`);
-    if (badValue(value)) throw new TypeError(`invalid header value: ${JSON.stringify(value)}`);
+    // Handlers add the same few names and values on every request: remember what passed.
+    const ki = key.length & MEMO_MASK;
+    let lk: string;
+    if (memoKeys[ki] === key) lk = memoLkeys[ki];
+    else {
+      if (badKey(key)) throw new TypeError(`invalid header name: ${JSON.stringify(key)}`);
+      lk = lowerKey(key);
+      memoKeys[ki] = key;
+      memoLkeys[ki] = lk;
+    }
+    const vi = value.length & MEMO_MASK;
+    if (memoValues[vi] !== value) {
+      if (badValue(value)) throw new TypeError(`invalid header value: ${JSON.stringify(value)}`);
+      memoValues[vi] = value;
+    }
     this.#keys.push(key);
-    this.#lkeys.push(lowerKey(key));
+    this.#lkeys.push(lk);
     this.#values.push(value);
   }
 

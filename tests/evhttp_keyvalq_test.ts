@@ -80,3 +80,18 @@ Deno.test("lowerKey returns the same string when already lowercase", () => {
   assert.equal(lowerKey("Content-Length"), "content-length");
   assert.equal(lowerKey("ÄB"), "äb");
 });
+
+Deno.test("Evkeyvalq.add: remembering accepted text never lets a bad name or value through", () => {
+  const h = new Evkeyvalq();
+  for (let i = 0; i < 3; i++) {
+    h.add("Ab", "v1");
+    assert.throws(() => h.add("A\n", "v1"), TypeError);
+    assert.throws(() => h.add("", "v1"), TypeError);
+    assert.throws(() => h.add("Ab", "\r\n"), TypeError);
+    assert.throws(() => h.add("Ab", "a\rb"), TypeError);
+    h.add("Ab", "a\r\n b");
+  }
+  assert.equal(h.size, 6);
+  assert.equal(h.find("ab"), "v1");
+  assert.deepEqual(h.findAll("AB"), ["v1", "a\r\n b", "v1", "a\r\n b", "v1", "a\r\n b"]);
+});
