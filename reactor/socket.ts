@@ -88,6 +88,8 @@ export class Socket {
   #res: SocketResource;
   #base: EventBase | null = null;
   #readEvs: Event[] = [];
+  /** How many of `#readEvs` watch EV_READ (the others only EV_CLOSED). */
+  #nReaders = 0;
   #writeEvs: Event[] = [];
   #reading = false;
   #buf: Uint8Array | null = null;
@@ -299,6 +301,7 @@ export class Socket {
     }
     const first = this.#readEvs.length + this.#writeEvs.length === 0;
     if ((ev.events & (EV_READ | EV_CLOSED)) !== 0) this.#readEvs.push(ev);
+    if ((ev.events & EV_READ) !== 0) this.#nReaders++;
     if ((ev.events & EV_WRITE) !== 0) this.#writeEvs.push(ev);
     if (first) base._socketTrack(this, true);
     if ((this.#ready() & ev.events & IO) !== 0) {
@@ -312,7 +315,10 @@ export class Socket {
   /** @ignore */
   _unregister(ev: Event): void {
     let i = this.#readEvs.indexOf(ev);
-    if (i >= 0) this.#readEvs.splice(i, 1);
+    if (i >= 0) {
+      this.#readEvs.splice(i, 1);
+      if ((ev.events & EV_READ) !== 0) this.#nReaders--;
+    }
     i = this.#writeEvs.indexOf(ev);
     if (i >= 0) this.#writeEvs.splice(i, 1);
     if (this.#readEvs.length + this.#writeEvs.length === 0) ev.base._socketTrack(this, false);
@@ -424,8 +430,7 @@ export class Socket {
   }
 
   #onlyClosedWatchers(): boolean {
-    for (const ev of this.#readEvs) if ((ev.events & EV_READ) !== 0) return false;
-    return true;
+    return this.#nReaders === 0;
   }
 
   #readDone(n: number | null): void {
