@@ -448,7 +448,10 @@ export class EventBase {
     if (pri >= qs.length) pri = e._pri = qs.length - 1;
     qs[pri]!.push(e);
     this._nActive++;
-    if (pri < this.#runningPri) this.#continue = true;
+    // Only while a queue is being run: a more urgent entry preempts it (libevent's rule). An
+    // entry activated between passes (an I/O completion) must not cut the next pass short.
+    const running = this.#runningPri;
+    if (running !== EVENT_MAX_PRIORITIES && pri < running) this.#continue = true;
     if (this.#waitResolve !== null) this._wake();
   }
 

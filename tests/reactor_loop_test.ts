@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import {
   EV_PERSIST,
   EV_TIMEOUT,
@@ -249,4 +250,28 @@ Deno.test("free() leaves nothing pending", () => {
   assert.equal(ev.pending(EV_TIMEOUT), 0);
   assert.equal(sig.pending(0x08), 0);
   assert.throws(() => base.loop());
+});
+
+Deno.test("events activated while the loop waits all run in one pass", async () => {
+  const base = new EventBase();
+  const log: string[] = [];
+  const evs = [0, 1, 2].map((i) =>
+    evtimerNew(base, () => {
+      log.push(`cb${i}`);
+      // A macrotask scheduled by the first callback runs after the pass, not between callbacks.
+      if (i === 0) setImmediate(() => log.push("macrotask"));
+      if (i === 2) base.loopexit(20);
+    })
+  );
+  const keep = evtimerNew(base, () => {});
+  keep.add(10_000);
+  const loop = base.dispatch();
+  // Activated from outside the loop, as I/O completions are.
+  setTimeout(() => {
+    for (const ev of evs) ev.active(EV_TIMEOUT);
+  }, 0);
+  await loop;
+  keep.del();
+  assert.deepEqual(log.slice(0, 4), ["cb0", "cb1", "cb2", "macrotask"]);
+  base.free();
 });
