@@ -132,6 +132,17 @@ const headCache = {
   len: 0,
 };
 
+/** What a missed lookup was asked for: the key the head formatted next is stored under. */
+const missed = {
+  status: "",
+  h: null as Evkeyvalq | null,
+  ct: null as string | null,
+  allow: false,
+  connectOk: false,
+  bodyLen: 0,
+  bodyOut: false,
+};
+
 function headCacheHit(
   status: string,
   h: Evkeyvalq | null,
@@ -143,38 +154,39 @@ function headCacheHit(
   base: EventBase,
 ): boolean {
   const c = headCache;
-  if (
-    c.status !== status || c.ct !== ct || c.allow !== allow || c.connectOk !== connectOk ||
-    c.bodyLen !== bodyLen || c.bodyOut !== bodyOut
-  ) return false;
   const n = h === null ? 0 : h.size;
-  if (n !== c.n) return false;
-  for (let i = 0; i < n; i++) {
-    if (h!.keyAt(i) !== c.keys[i] || h!.valueAt(i) !== c.vals[i]) return false;
+  same: {
+    if (
+      c.status !== status || c.ct !== ct || c.allow !== allow || c.connectOk !== connectOk ||
+      c.bodyLen !== bodyLen || c.bodyOut !== bodyOut || c.n !== n
+    ) break same;
+    for (let i = 0; i < n; i++) {
+      if (h!.keyAt(i) !== c.keys[i] || h!.valueAt(i) !== c.vals[i]) break same;
+    }
+    if (c.date === null || c.date === httpDate(base.gettimeofdayCached())) return true;
   }
-  return c.date === null || c.date === httpDate(base.gettimeofdayCached());
+  const m = missed;
+  m.status = status;
+  m.h = h;
+  m.ct = ct;
+  m.allow = allow;
+  m.connectOk = connectOk;
+  m.bodyLen = bodyLen;
+  m.bodyOut = bodyOut;
+  return false;
 }
 
-function headCacheStore(
-  status: string,
-  h: Evkeyvalq | null,
-  ct: string | null,
-  allow: boolean,
-  connectOk: boolean,
-  bodyLen: number,
-  bodyOut: boolean,
-  date: string | null,
-  connClose: boolean,
-  from: number,
-  to: number,
-): void {
+/** Keeps `wbuf[from, to)`, the head just formatted after a miss, under the missed key. */
+function headCacheStore(date: string | null, connClose: boolean, from: number, to: number): void {
   const c = headCache;
+  const m = missed;
   const len = to - from;
   if (c.bytes.length < len) c.bytes = new Uint8Array(len * 2);
   c.bytes.set(wbuf.subarray(from, to));
   c.len = len;
   c.view = c.bytes.subarray(0, len);
-  c.status = status;
+  c.status = m.status;
+  const h = m.h;
   const n = h === null ? 0 : h.size;
   for (let i = 0; i < n; i++) {
     c.keys[i] = h!.keyAt(i);
@@ -182,13 +194,14 @@ function headCacheStore(
   }
   c.keys.length = c.vals.length = n;
   c.n = n;
-  c.ct = ct;
-  c.allow = allow;
-  c.connectOk = connectOk;
-  c.bodyLen = bodyLen;
-  c.bodyOut = bodyOut;
+  c.ct = m.ct;
+  c.allow = m.allow;
+  c.connectOk = m.connectOk;
+  c.bodyLen = m.bodyLen;
+  c.bodyOut = m.bodyOut;
   c.date = date;
   c.connClose = connClose;
+  m.h = null;
 }
 
 class ProcessEntry extends ActiveEntry {
@@ -946,21 +959,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
         }
       }
     }
-    if (!stream) {
-      headCacheStore(
-        status,
-        h,
-        ct,
-        allow,
-        connectOk,
-        bodyLen,
-        req._bodyOut,
-        date,
-        connClose,
-        start,
-        wpos,
-      );
-    }
+    if (!stream) headCacheStore(date, connClose, start, wpos);
     return connClose;
   }
 
