@@ -33,14 +33,14 @@ const MIN_TAIL = 1024;
  * writer (a naive echo to a slow reader grows by the sender's rate), and a read in flight
  * beside a write costs Deno ~0.4 µs more per message than the two in turn.
  *
- * Each STALL_MS that a capped write makes no progress, reads may take STALL_GRANT bytes: the
+ * Each `stallMs` that a capped write makes no progress, reads may take `grant` bytes: the
  * peer may be waiting for us to read before it reads (two peers echoing a large transfer to
  * each other), and refusing for good would deadlock both. The grant is not grown: a slow
  * reader looks the same from here (the kernel wakes a writer only once half its send buffer
  * drained, ~1 s apart at 1 MiB/s), and 640 KiB/s of read-ahead stays below what it drains.
+ * Module-wide; tests shorten `stallMs` to exercise the grants quickly.
  */
-const STALL_MS = 100;
-const STALL_GRANT = 64 * 1024;
+export const readAheadStall = { stallMs: 100, grant: 64 * 1024 };
 /** Largest single write handed to the runtime. */
 const MAX_WRITE = 4 * 1024 * 1024;
 const SCRATCH = 64 * 1024;
@@ -570,19 +570,19 @@ export class SocketBackend implements BevBackend {
     const t = this.#stallTimer ??= new InternalTimer(this.bev._base, () => this.#stalled());
     if (t.armed) return;
     this.#stallSeen = this.#writes;
-    t.arm(STALL_MS);
+    t.arm(readAheadStall.stallMs);
   }
 
-  /** STALL_MS after the cap held a read back: grant one read if no write completed since. */
+  /** `stallMs` after the cap held a read back: grant one read if no write completed since. */
   #stalled(): void {
     if (this.#closed || !this.#writing || !this.#feedsOutput) return;
     if (this.#writes !== this.#stallSeen) {
       // The peer took bytes: it reads, so the cap holds; look again later.
       this.#stallSeen = this.#writes;
-      this.#stallTimer!.arm(STALL_MS);
+      this.#stallTimer!.arm(readAheadStall.stallMs);
       return;
     }
-    this.#stallBudget = STALL_GRANT;
+    this.#stallBudget = readAheadStall.grant;
     this.#startRead();
   }
 

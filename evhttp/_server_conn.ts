@@ -107,10 +107,26 @@ function put(s: string): void {
 }
 
 /**
- * The head of the last complete (not streamed) reply up to its Connection line, with what
- * produced it. A server answering alike requests writes the same head bytes every time (only
- * the Date changes, once a second): comparing the inputs and copying the bytes measured ~4× cheaper
- * than formatting the head again. One entry: a miss costs one copy of the new head.
+ * What the head being written depends on, besides the request's version and flags. Set by
+ * `#writeHead` for one synchronous write, like `wbuf`/`wpos`; `h` is cleared afterwards so no
+ * request's headers are kept.
+ */
+const headKey = {
+  status: "",
+  h: null as Evkeyvalq | null,
+  ct: null as string | null,
+  allow: false,
+  /** A 2xx answer to CONNECT: it carries no Content-Length even if the handler set one. */
+  connectOk: false,
+  bodyLen: 0,
+  bodyOut: false,
+};
+
+/**
+ * The head of the last complete (not streamed) reply up to its Connection line, and the key it
+ * was written for. A server answering alike requests writes the same head every time (only the
+ * Date changes, once a second): comparing the key and copying the bytes instead of formatting
+ * took pipelined requests from 1.57 to 1.35 µs of CPU each. One entry: a miss costs one copy.
  */
 const headCache = {
   status: "",
@@ -132,61 +148,33 @@ const headCache = {
   len: 0,
 };
 
-/** What a missed lookup was asked for: the key the head formatted next is stored under. */
-const missed = {
-  status: "",
-  h: null as Evkeyvalq | null,
-  ct: null as string | null,
-  allow: false,
-  connectOk: false,
-  bodyLen: 0,
-  bodyOut: false,
-};
-
-function headCacheHit(
-  status: string,
-  h: Evkeyvalq | null,
-  ct: string | null,
-  allow: boolean,
-  connectOk: boolean,
-  bodyLen: number,
-  bodyOut: boolean,
-  base: EventBase,
-): boolean {
+/** Whether `headCache` holds the head for `headKey` (and this second's Date). */
+function headCacheHit(base: EventBase): boolean {
   const c = headCache;
+  const k = headKey;
+  const h = k.h;
   const n = h === null ? 0 : h.size;
-  same: {
-    if (
-      c.status !== status || c.ct !== ct || c.allow !== allow || c.connectOk !== connectOk ||
-      c.bodyLen !== bodyLen || c.bodyOut !== bodyOut || c.n !== n
-    ) break same;
-    for (let i = 0; i < n; i++) {
-      if (h!.keyAt(i) !== c.keys[i] || h!.valueAt(i) !== c.vals[i]) break same;
-    }
-    if (c.date === null || c.date === httpDate(base.gettimeofdayCached())) return true;
+  if (
+    c.status !== k.status || c.ct !== k.ct || c.allow !== k.allow ||
+    c.connectOk !== k.connectOk || c.bodyLen !== k.bodyLen || c.bodyOut !== k.bodyOut ||
+    c.n !== n
+  ) return false;
+  for (let i = 0; i < n; i++) {
+    if (h!.keyAt(i) !== c.keys[i] || h!.valueAt(i) !== c.vals[i]) return false;
   }
-  const m = missed;
-  m.status = status;
-  m.h = h;
-  m.ct = ct;
-  m.allow = allow;
-  m.connectOk = connectOk;
-  m.bodyLen = bodyLen;
-  m.bodyOut = bodyOut;
-  return false;
+  return c.date === null || c.date === httpDate(base.gettimeofdayCached());
 }
 
-/** Keeps `wbuf[from, to)`, the head just formatted after a miss, under the missed key. */
+/** Keeps `wbuf[from, to)`, the head just formatted for `headKey`. */
 function headCacheStore(date: string | null, connClose: boolean, from: number, to: number): void {
   const c = headCache;
-  const m = missed;
+  const k = headKey;
   const len = to - from;
   if (c.bytes.length < len) c.bytes = new Uint8Array(len * 2);
   c.bytes.set(wbuf.subarray(from, to));
   c.len = len;
   c.view = c.bytes.subarray(0, len);
-  c.status = m.status;
-  const h = m.h;
+  const h = k.h;
   const n = h === null ? 0 : h.size;
   for (let i = 0; i < n; i++) {
     c.keys[i] = h!.keyAt(i);
@@ -194,14 +182,14 @@ function headCacheStore(date: string | null, connClose: boolean, from: number, t
   }
   c.keys.length = c.vals.length = n;
   c.n = n;
-  c.ct = m.ct;
-  c.allow = m.allow;
-  c.connectOk = m.connectOk;
-  c.bodyLen = m.bodyLen;
-  c.bodyOut = m.bodyOut;
+  c.status = k.status;
+  c.ct = k.ct;
+  c.allow = k.allow;
+  c.connectOk = k.connectOk;
+  c.bodyLen = k.bodyLen;
+  c.bodyOut = k.bodyOut;
   c.date = date;
   c.connClose = connClose;
-  m.h = null;
 }
 
 class ProcessEntry extends ActiveEntry {
@@ -300,9 +288,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     this.#needAttach = false;
     const cb = this.http._newreqcb;
     if (cb === null) return true;
-    const req = new EvhttpRequest(null);
-    req._incoming = true;
-    req._conn = this;
+    const req = this.#newRequest();
     this.#pending = req;
     let r: number | void;
     try {
@@ -527,13 +513,10 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   #beginRequest(): void {
     const http = this.http;
-    let req = this.#pending;
-    if (req === null) {
-      req = new EvhttpRequest(null);
-      req._incoming = true;
-    } else this.#pending = null;
+    // The request the newreqcb saw, if one is set.
+    const req = this.#pending ?? this.#newRequest();
+    this.#pending = null;
     req._owner = this;
-    req._conn = this;
     this.#fillFromHead(req);
     req._bodyOut = head.method !== EVHTTP_REQ_HEAD;
     this.req = req;
@@ -826,11 +809,15 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   ): void {
     const h = req._outHeaders;
     const ct = this.http._defaultContentType;
-    const status = statusLine(req._minor, code, reason);
-    // CONNECT's 2xx carries no Content-Length even if the handler set one.
-    const connectOk = code >= 200 && code < 300 && req._method === EVHTTP_REQ_CONNECT;
-    const hit = !stream &&
-      headCacheHit(status, h, ct, allow, connectOk, bodyLen, req._bodyOut, this._base);
+    const k = headKey;
+    k.status = statusLine(req._minor, code, reason);
+    k.h = h;
+    k.ct = ct;
+    k.allow = allow;
+    k.connectOk = code >= 200 && code < 300 && req._method === EVHTTP_REQ_CONNECT;
+    k.bodyLen = bodyLen;
+    k.bodyOut = req._bodyOut;
+    const hit = !stream && headCacheHit(this._base);
     // Room for the Connection line, the blank line and an inline ASCII body, plus the head: the
     // cached one's size, or the worst case of 3 UTF-8 bytes per UTF-16 unit the user supplied.
     let room = 64 + (body === null ? 0 : body.length);
@@ -852,8 +839,9 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       wpos += c.len;
       connClose = c.connClose;
     } else {
-      connClose = this.#formatHead(req, status, h, ct, allow, connectOk, bodyLen, stream);
+      connClose = this.#formatHead(req, stream);
     }
+    k.h = null;
     if (connClose || this.closeSoon) this.#closeAfter = true;
     if (this.#closeAfter) {
       if (req._minor >= 1 || this.#keepAlive10) put("Connection: close\r\n");
@@ -868,22 +856,14 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   }
 
   /**
-   * Formats the head from the status line to before the Connection line at `wpos`, and keeps a
-   * copy for the next alike reply (complete replies only). Returns whether the user's headers
-   * ask to close.
+   * Formats the head for `headKey` from the status line to before the Connection line at `wpos`,
+   * and keeps a copy for the next alike reply (complete replies only). Returns whether the
+   * user's headers ask to close.
    */
-  #formatHead(
-    req: EvhttpRequest,
-    status: string,
-    h: Evkeyvalq | null,
-    ct: string | null,
-    allow: boolean,
-    connectOk: boolean,
-    bodyLen: number,
-    stream: boolean,
-  ): boolean {
+  #formatHead(req: EvhttpRequest, stream: boolean): boolean {
+    const { h, ct, allow, connectOk, bodyLen } = headKey;
     const start = wpos;
-    put(status);
+    put(headKey.status);
     let date: string | null = null;
     let hasDate = false;
     let hasType = false;
@@ -988,9 +968,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     const ecb = this.http._errorcb;
     if (ecb !== null) {
       if (req === null) {
-        req = new EvhttpRequest(null);
-        req._incoming = true;
-        req._conn = this;
+        req = this.#newRequest();
         if (parsed) this.#fillFromHead(req);
       }
       custom = this.#customPage(ecb, req, code, detail);
@@ -1045,6 +1023,14 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     }
     req._replyState = state;
     return (r !== undefined && r < 0) || buf.length === 0 ? null : buf;
+  }
+
+  /** A request received on this connection, not yet filled in. */
+  #newRequest(): EvhttpRequest {
+    const req = new EvhttpRequest(null);
+    req._incoming = true;
+    req._conn = this;
+    return req;
   }
 
   /** Copies what `parseRequestHead` got into `req` (also of a rejected head, for the errorcb). */

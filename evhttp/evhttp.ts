@@ -29,6 +29,14 @@ import type { EvhttpRequest, RequestCb } from "./request.ts";
  * bufferevent carrying `conn` (for example `Bufferevent.socketNew(base, conn,
  * BEV_OPT_CLOSE_ON_FREE)`, or a filter over one); unlike libevent, the connection is passed in
  * because a Deno bufferevent cannot adopt a descriptor later.
+ *
+ * @example
+ * ```ts
+ * import { BEV_OPT_CLOSE_ON_FREE, Bufferevent } from "@evdeno/evdeno/bufferevent";
+ * import type { EvhttpBevCb } from "@evdeno/evdeno/evhttp";
+ * const bevcb: EvhttpBevCb = (base, _arg, conn) =>
+ *   Bufferevent.socketNew(base, conn ?? null, BEV_OPT_CLOSE_ON_FREE);
+ * ```
  */
 export type EvhttpBevCb = (base: EventBase, arg?: unknown, conn?: Deno.Conn) => Bufferevent;
 
@@ -37,6 +45,16 @@ export type EvhttpBevCb = (base: EventBase, arg?: unknown, conn?: Deno.Conn) => 
  * call `req.setChunkedCb(cb)` to stream the body, or answer at once (e.g. 401 before a large
  * upload; the connection then closes after the reply). Returning a negative number closes the
  * connection without a reply.
+ *
+ * @example
+ * ```ts
+ * import { type EvhttpHeaderCb, HTTP_UNAUTHORIZED } from "@evdeno/evdeno/evhttp";
+ * const headerCb: EvhttpHeaderCb = (req) => {
+ *   if (req.getInputHeaders().find("Authorization") === undefined) {
+ *     req.sendError(HTTP_UNAUTHORIZED); // before the body is read
+ *   }
+ * };
+ * ```
  */
 export type EvhttpHeaderCb = (req: EvhttpRequest, arg?: unknown) => number | void;
 
@@ -47,6 +65,15 @@ export type EvhttpHeaderCb = (req: EvhttpRequest, arg?: unknown) => number | voi
  * (HTML; `null` when there is none). `req` is the request the page answers; for errors before
  * a request could be read (malformed or oversized head, 408, 503 over the connection limit) it
  * is the request attached to the connection, with whatever of the head was parsed.
+ *
+ * @example
+ * ```ts
+ * import type { EvhttpErrorCb } from "@evdeno/evdeno/evhttp";
+ * const errorcb: EvhttpErrorCb = (_req, buf, code) => {
+ *   if (code !== 404) return -1; // the default page for everything else
+ *   buf.add("<h1>Nothing here</h1>");
+ * };
+ * ```
  */
 export type EvhttpErrorCb = (
   req: EvhttpRequest,
@@ -59,6 +86,13 @@ export type EvhttpErrorCb = (
 /**
  * Runs when a request object is attached to a connection, before anything of it is read:
  * `(req, arg)`. Returning a negative number (libevent: -1) closes the connection.
+ *
+ * @example
+ * ```ts
+ * import type { EvhttpNewreqCb } from "@evdeno/evdeno/evhttp";
+ * let started = 0;
+ * const newreqcb: EvhttpNewreqCb = () => (++started % 7 === 0 ? -1 : 0); // throttle every 7th
+ * ```
  */
 export type EvhttpNewreqCb = (req: EvhttpRequest, arg?: unknown) => number | void;
 

@@ -21,8 +21,13 @@ const MIN_READ = 4096;
 const MAX_READ = 65536;
 /** Bytes queued for writing below which the socket counts as writable. */
 const DEFAULT_SEND_LIMIT = 256 * 1024;
-/** Sends up to this size are copied into the socket's slab; bigger ones get their own copy. */
+/** Sends up to this size are copied into the shared slab; bigger ones get their own copy. */
 const SLAB_MAX_COPY = 4096;
+/**
+ * `recv` results up to this size are copied into the shared slab, so the read buffer is reused;
+ * bigger ones are handed over and the next read gets a fresh buffer.
+ */
+const RECV_MAX_COPY = 2048;
 const SLAB_SIZE = 65536;
 const NO_CONNS: Deno.Conn[] = [];
 const NO_DGRAMS: [Uint8Array, Deno.Addr][] = [];
@@ -150,17 +155,17 @@ export class Socket {
 
   /**
    * Takes up to `max` staged bytes. Returns null when nothing is staged yet (would block) and an
-   * empty array at end of stream. Throws the stored error of a failed socket.
+   * empty array at end of stream. Throws the stored error of a failed socket. The bytes are the
+   * caller's to keep; like a Node `Buffer` from the pool, a small result may view a larger
+   * shared `ArrayBuffer` (use `.slice()` if you need one of its own).
    */
   recv(max = Infinity): Uint8Array | null {
     const st = this.#staged;
     if (st !== null) {
       const off = this.#stagedOff;
       const n = Math.min(max, this.#stagedEnd - off);
-      // Small results are copied (into the shared slab: a view, no ArrayBuffer per recv) so the
-      // read buffer can be reused; large ones are handed over and the next read gets a fresh one.
       let out: Uint8Array;
-      if (n <= 2048) {
+      if (n <= RECV_MAX_COPY) {
         out = carve(n);
         out.set(st.subarray(off, off + n));
       } else {

@@ -6,12 +6,14 @@ import {
   BEV_EVENT_CONNECTED,
   BEV_EVENT_EOF,
   BEV_EVENT_ERROR,
+  BEV_FINISHED,
   BEV_OPT_CLOSE_ON_FREE,
   Bufferevent,
 } from "../bufferevent/mod.ts";
 import { EvConnListener, LEV_OPT_CLOSE_ON_FREE } from "../listener/mod.ts";
 import { EV_READ, EV_WRITE, EventBase, evtimerNew } from "../reactor/mod.ts";
-import { listenLoopback, patternBytes } from "./_helpers.ts";
+import { readAheadStall } from "../bufferevent/_socket.ts";
+import { listenLoopback, patternBytes, readAll, writeAll } from "./_helpers.ts";
 
 function naiveEcho(bev: Bufferevent, onRead?: (b: Bufferevent) => void): void {
   bev.setcb(
@@ -127,4 +129,48 @@ Deno.test("a client writing 32 MiB at once to a naive echo never deadlocks on th
   assert.equal(failure, "");
   assert.equal(off, SIZE);
   assert.ok(got.every((v, i) => v === data[i]), "echoed bytes differ");
+});
+
+Deno.test("a capped echo keeps reading a client that writes everything before it reads", async () => {
+  // The client sends 24 MiB (more than loopback buffers hold) and reads only afterwards: the
+  // echo's writes stall, so only the stall grants let it read on. Shortened grants keep it fast.
+  const saved = readAheadStall.stallMs;
+  readAheadStall.stallMs = 2;
+  const base = new EventBase();
+  const { listener, port } = listenLoopback();
+  try {
+    let echo: Bufferevent | null = null;
+    const accepted = listener.accept().then((s) => {
+      const bev = echo = Bufferevent.socketNew(base, s, BEV_OPT_CLOSE_ON_FREE);
+      bev.setcb((b) => b.getOutput().addBuffer(b.getInput()), null, (b, what) => {
+        // The client is done sending: send what is left, then half-close.
+        if (what & BEV_EVENT_EOF) b.flush(EV_WRITE, BEV_FINISHED);
+      });
+      bev.enable(EV_READ | EV_WRITE);
+    });
+    const c = await Deno.connect({ hostname: "127.0.0.1", port });
+    await accepted;
+    const loop = base.dispatch();
+    const data = patternBytes(24 * 1024 * 1024, 5);
+    // A watchdog, not a delay: without grants the transfer stalls for good; fail, not hang.
+    let stalled = false;
+    const watchdog = setTimeout(() => {
+      stalled = true;
+      c.close();
+    }, 30_000);
+    await writeAll(c, data);
+    await c.closeWrite();
+    const back = await readAll(c);
+    clearTimeout(watchdog);
+    assert.equal(stalled, false, "the transfer stalled");
+    c.close();
+    await loop;
+    echo!.free();
+    assert.equal(back.length, data.length);
+    assert.ok(back.every((v, i) => v === data[i]), "echoed bytes differ");
+  } finally {
+    readAheadStall.stallMs = saved;
+    listener.close();
+    base.free();
+  }
 });

@@ -740,3 +740,22 @@ Deno.test("reply heads: alike replies reuse the head, any difference is written 
     c.close();
   });
 });
+
+Deno.test("reply heads: an empty GET reply and a HEAD reply to the same route differ in framing", async () => {
+  await withServer((http) => {
+    http.setCb("/empty", (req) => req.sendReply(200, null, ""));
+  }, async ({ port }) => {
+    const c = await RawClient.connect(port);
+    await c.send(
+      "GET /empty HTTP/1.1\r\nHost: h\r\n\r\n" + "HEAD /empty HTTP/1.1\r\nHost: h\r\n\r\n" +
+        "GET /empty HTTP/1.1\r\nHost: h\r\n\r\n",
+    );
+    for (const method of ["GET", "HEAD", "GET"]) {
+      const r = (await c.response({ head: method === "HEAD" }))!;
+      assert.equal(r.status, 200, method);
+      // GET says its body is empty; HEAD's head carries no framing for a body it may not have.
+      assert.equal(r.headers.get("content-length"), method === "GET" ? "0" : undefined, method);
+    }
+    c.close();
+  });
+});

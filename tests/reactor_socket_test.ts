@@ -239,3 +239,54 @@ Deno.test("datagram recvfrom/sendto", async () => {
   sb.close();
   base.free();
 });
+
+Deno.test("small recv and send copies stay intact after the shared slab is replaced", async () => {
+  const base = new EventBase();
+  const [l, port] = listen();
+  const client = await Deno.connect({ hostname: "127.0.0.1", port });
+  const server = await l.accept();
+  const s = Socket.from(server);
+  // 100 messages of 1 500 bytes: about 150 KiB of small copies, more than two 64 KiB slabs.
+  const N = 100;
+  const SIZE = 1500;
+  const kept: Uint8Array[] = [];
+  let want = 0;
+  const ev = new Event(base, s, EV_READ | EV_PERSIST, () => {
+    const d = s.recv(SIZE - (want % SIZE));
+    if (d === null || d.length === 0) return;
+    kept.push(d);
+    s.send(d); // echoed through the send slab while later recvs are carved
+    want += d.length;
+    if (want === N * SIZE) {
+      ev.del();
+      s.close();
+    }
+  });
+  ev.add();
+  const loop = base.dispatch();
+  const sent = new Uint8Array(N * SIZE);
+  for (let i = 0; i < N; i++) sent.fill(i, i * SIZE, (i + 1) * SIZE);
+  let off = 0;
+  while (off < sent.length) off += await client.write(sent.subarray(off));
+  const back = new Uint8Array(sent.length);
+  let got = 0;
+  while (got < back.length) {
+    const n = await client.read(back.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  await loop;
+  assert.equal(got, sent.length);
+  assert.ok(back.every((v, i) => v === sent[i]), "echoed bytes differ");
+  const joined = new Uint8Array(sent.length);
+  let p = 0;
+  for (const d of kept) {
+    joined.set(d, p);
+    p += d.length;
+  }
+  assert.equal(p, sent.length);
+  assert.ok(joined.every((v, i) => v === sent[i]), "a kept recv result was overwritten");
+  client.close();
+  l.close();
+  base.free();
+});
