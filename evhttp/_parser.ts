@@ -724,6 +724,94 @@ export function parseRequestHead(
   return 0;
 }
 
+// ---------------------------------------------------------------------------
+// Memo of the last good request head
+
+/** Longer heads are not memoized (their compare would cost what parsing saves). */
+const MEMO_HEAD_MAX = 1024;
+const memoBytes = new Uint8Array(MEMO_HEAD_MAX);
+/** Length of the memoized head's bytes (0: none). */
+let memoLen = 0;
+const memoHead = new RequestHead();
+
+/**
+ * If `buf[start..)` begins with exactly the bytes of the last head `memoRequestHead` kept, fills
+ * `out` with what parsing them produced and returns the index just past that head; else -1.
+ * Clients repeat their heads byte for byte (keep-alive polling, health checks, load balancers),
+ * and equal bytes parse to equal results: a compare replaces the parse and the framing checks.
+ * The headers are shared copy-on-write with the memo, so the request may still change them.
+ *
+ * @ignore
+ */
+export function replayRequestHead(
+  buf: Uint8Array,
+  start: number,
+  to: number,
+  out: RequestHead,
+): number {
+  const len = memoLen;
+  if (len === 0 || to - start < len) return -1;
+  const m = memoBytes;
+  // The head's last byte (LF) and first byte reject most other heads before the full compare.
+  if (buf[start + len - 1] !== LF || buf[start] !== m[0]) return -1;
+  for (let i = 1; i < len; i++) {
+    if (buf[start + i] !== m[i]) return -1;
+  }
+  const h = memoHead;
+  out.method = h.method;
+  out.methodName = h.methodName;
+  out.uri = h.uri;
+  out.major = h.major;
+  out.minor = h.minor;
+  out.headers = h.headers._shareClone();
+  out.contentLength = h.contentLength;
+  out.chunked = h.chunked;
+  out.connectionClose = h.connectionClose;
+  out.connectionKeepAlive = h.connectionKeepAlive;
+  out.expectContinue = h.expectContinue;
+  out.expectOther = h.expectOther;
+  out.host = h.host;
+  out.requestLineLength = h.requestLineLength;
+  out.errorReason = "";
+  return start + len;
+}
+
+/**
+ * Keeps `buf[start..end)`, a head `parseRequestHead` just accepted into `head` (returned 0), for
+ * `replayRequestHead`. Call before anything changes `head.headers`.
+ *
+ * @ignore
+ */
+export function memoRequestHead(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  head: RequestHead,
+): void {
+  const len = end - start;
+  if (len > MEMO_HEAD_MAX) {
+    memoLen = 0;
+    return;
+  }
+  memoBytes.set(buf.subarray(start, end));
+  memoLen = len;
+  const h = memoHead;
+  h.method = head.method;
+  h.methodName = head.methodName;
+  h.uri = head.uri;
+  h.major = head.major;
+  h.minor = head.minor;
+  h.headers = head.headers._shareClone();
+  h.contentLength = head.contentLength;
+  h.chunked = head.chunked;
+  h.connectionClose = head.connectionClose;
+  h.connectionKeepAlive = head.connectionKeepAlive;
+  h.expectContinue = head.expectContinue;
+  h.expectOther = head.expectOther;
+  h.host = head.host;
+  h.requestLineLength = head.requestLineLength;
+}
+
 /** Host = uri-host [":" port]: reg-name / IPv4 / IP-literal characters only. */
 function hostValueOk(v: string): boolean {
   for (let i = 0; i < v.length; i++) {

@@ -26,7 +26,9 @@ import {
   ChunkedDecoder,
   findHeadEnd,
   headLimitStatus,
+  memoRequestHead,
   parseRequestHead,
+  replayRequestHead,
   RequestHead,
   UNKNOWN_METHOD,
 } from "./_parser.ts";
@@ -449,8 +451,15 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     let view = input._front();
     let from = input._frontOff;
     let to = input._frontEnd;
-    let end = findHeadEnd(view, from, to);
     const max = this._maxHeadersSize;
+    const replayed = replayRequestHead(view, from, to, head);
+    if (replayed >= 0 && (max < 0 || replayed - from <= max)) {
+      input.drain(replayed - from);
+      this.#headTimer?.disarm();
+      this.#beginRequest();
+      return this.state === S_HEAD || this.state === S_BODY;
+    }
+    let end = findHeadEnd(view, from, to);
     if (end < 0 && to - from < input.length) {
       const cap = max < 0 ? input.length : Math.min(input.length, max * 3 + 4096);
       view = input.pullup(cap)!;
@@ -471,6 +480,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       return false;
     }
     let code = parseRequestHead(view, from, end, head);
+    if (code === 0) memoRequestHead(view, from, end, head);
     input.drain(end - from);
     this.#headTimer?.disarm();
     if (code !== 0) {

@@ -57,6 +57,9 @@ function badValue(v: string): boolean {
   return false;
 }
 
+/** The storage of every empty list (never changed: lists copy before their first change). */
+const NO_ENTRIES: string[] = [];
+
 /**
  * An ordered list of key/value pairs (HTTP headers, query parameters). Duplicates are kept in
  * order; lookups compare keys case-insensitively and return the first match.
@@ -76,29 +79,31 @@ function badValue(v: string): boolean {
  * ```
  */
 export class Evkeyvalq {
-  // Parallel arrays: keys as given, their lowercase forms (for lookups), and values.
-  #keys: string[] = [];
-  #lkeys: string[] = [];
-  #values: string[] = [];
+  // One array of triples (key as given, its lowercase form for lookups, value): a list with a
+  // few entries costs one backing store, not three. Starts as the shared empty array, so a list
+  // nobody adds to allocates nothing more.
+  #e: string[] = NO_ENTRIES;
+  /** `#e` is shared with another list (or is NO_ENTRIES): copy it before a change. */
+  #shared = true;
 
   /** Number of entries. */
   get size(): number {
-    return this.#keys.length;
+    return this.#e.length / 3;
   }
 
   /** The first value whose key matches `key` case-insensitively, or `undefined`. */
   find(key: string): string | undefined {
     const i = this.#indexOf(lowerKey(key), 0);
-    return i < 0 ? undefined : this.#values[i];
+    return i < 0 ? undefined : this.#e[i + 1];
   }
 
   /** Every value whose key matches `key` case-insensitively, in order. */
   findAll(key: string): string[] {
     const lk = lowerKey(key);
     const out: string[] = [];
-    const lkeys = this.#lkeys;
-    for (let i = 0; i < lkeys.length; i++) {
-      if (lkeys[i] === lk) out.push(this.#values[i]);
+    const e = this.#e;
+    for (let i = 1; i < e.length; i += 3) {
+      if (e[i] === lk) out.push(e[i + 1]);
     }
     return out;
   }
@@ -128,9 +133,7 @@ export class Evkeyvalq {
       if (badValue(value)) throw new TypeError(`invalid header value: ${JSON.stringify(value)}`);
       memoValues[vi] = value;
     }
-    this.#keys.push(key);
-    this.#lkeys.push(lk);
-    this.#values.push(value);
+    this._addUnchecked(key, lk, value);
   }
 
   /**
@@ -139,9 +142,8 @@ export class Evkeyvalq {
    * @ignore
    */
   _addUnchecked(key: string, lkey: string, value: string): void {
-    this.#keys.push(key);
-    this.#lkeys.push(lkey);
-    this.#values.push(value);
+    if (this.#shared) this.#own();
+    this.#e.push(key, lkey, value);
   }
 
   /**
@@ -150,7 +152,7 @@ export class Evkeyvalq {
    * @ignore
    */
   _lkeyAt(i: number): string {
-    return this.#lkeys[i];
+    return this.#e[i * 3 + 1];
   }
 
   /**
@@ -159,7 +161,8 @@ export class Evkeyvalq {
    * @ignore
    */
   _setValueAt(i: number, value: string): void {
-    this.#values[i] = value;
+    if (this.#shared) this.#own();
+    this.#e[i * 3 + 2] = value;
   }
 
   /**
@@ -176,9 +179,10 @@ export class Evkeyvalq {
       this._addUnchecked(key, lk, value);
       return;
     }
-    this.#keys[first] = key;
-    this.#values[first] = value;
-    let i = this.#indexOf(lk, first + 1);
+    if (this.#shared) this.#own();
+    this.#e[first - 1] = key;
+    this.#e[first + 1] = value;
+    let i = this.#indexOf(lk, first + 3);
     while (i >= 0) {
       this.#removeAt(i);
       i = this.#indexOf(lk, i);
@@ -195,37 +199,55 @@ export class Evkeyvalq {
 
   /** Removes every pair. */
   clear(): void {
-    this.#keys.length = 0;
-    this.#lkeys.length = 0;
-    this.#values.length = 0;
+    this.#e = NO_ENTRIES;
+    this.#shared = true;
   }
 
   /** The key of entry `i` (insertion order), as it was added. */
   keyAt(i: number): string {
-    return this.#keys[i];
+    return this.#e[i * 3];
   }
 
   /** The value of entry `i` (insertion order). */
   valueAt(i: number): string {
-    return this.#values[i];
+    return this.#e[i * 3 + 2];
   }
 
   /** Iterates `[key, value]` pairs in insertion order. */
   *[Symbol.iterator](): IterableIterator<[string, string]> {
-    for (let i = 0; i < this.#keys.length; i++) yield [this.#keys[i], this.#values[i]];
+    for (let i = 0; i < this.#e.length; i += 3) yield [this.#e[i], this.#e[i + 2]];
   }
 
+  /**
+   * A list with the same pairs that shares this one's storage until either changes (the one
+   * changing copies it first): replaying a memoized parse costs one object, not a copy.
+   *
+   * @ignore
+   */
+  _shareClone(): Evkeyvalq {
+    const c = new Evkeyvalq();
+    c.#e = this.#e;
+    this.#shared = true;
+    return c;
+  }
+
+  #own(): void {
+    this.#e = this.#e.length === 0 ? [] : this.#e.slice();
+    this.#shared = false;
+  }
+
+  /** Index of the lowercase key of the first match at or after `from` (an index of `#e`). */
   #indexOf(lk: string, from: number): number {
-    const lkeys = this.#lkeys;
-    for (let i = from; i < lkeys.length; i++) {
-      if (lkeys[i] === lk) return i;
+    const e = this.#e;
+    for (let i = from === 0 ? 1 : from; i < e.length; i += 3) {
+      if (e[i] === lk) return i;
     }
     return -1;
   }
 
+  /** Removes the entry whose lowercase key is at `i`. */
   #removeAt(i: number): void {
-    this.#keys.splice(i, 1);
-    this.#lkeys.splice(i, 1);
-    this.#values.splice(i, 1);
+    if (this.#shared) this.#own();
+    this.#e.splice(i - 1, 3);
   }
 }

@@ -95,3 +95,31 @@ Deno.test("Evkeyvalq.add: remembering accepted text never lets a bad name or val
   assert.equal(h.find("ab"), "v1");
   assert.deepEqual(h.findAll("AB"), ["v1", "a\r\n b", "v1", "a\r\n b", "v1", "a\r\n b"]);
 });
+
+Deno.test("Evkeyvalq._shareClone: either list may change without the other seeing it", () => {
+  const a = new Evkeyvalq();
+  a.add("A", "1");
+  a.add("B", "2");
+  const b = a._shareClone();
+  const c = a._shareClone();
+  b.add("C", "3");
+  assert.deepEqual([...a], [["A", "1"], ["B", "2"]]);
+  assert.deepEqual([...b], [["A", "1"], ["B", "2"], ["C", "3"]]);
+  a.set("a", "x");
+  assert.deepEqual([...a], [["a", "x"], ["B", "2"]]);
+  assert.deepEqual([...c], [["A", "1"], ["B", "2"]]);
+  c.remove("b");
+  c._setValueAt(0, "y");
+  assert.deepEqual([...c], [["A", "y"]]);
+  assert.deepEqual([...b], [["A", "1"], ["B", "2"], ["C", "3"]]);
+  b.clear();
+  assert.equal(b.size, 0);
+  b.add("D", "4");
+  assert.deepEqual([...b], [["D", "4"]]);
+  // Empty lists share nothing mutable either.
+  const e1 = new Evkeyvalq();
+  const e2 = new Evkeyvalq();
+  e1.add("E", "5");
+  assert.equal(e2.size, 0);
+  assert.equal(e2.find("e"), undefined);
+});

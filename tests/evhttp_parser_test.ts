@@ -5,8 +5,10 @@ import {
   ChunkedDecoder,
   findHeadEnd,
   headLimitStatus,
+  memoRequestHead,
   parseRequestHead,
   parseResponseHead,
+  replayRequestHead,
   RequestHead,
   ResponseHead,
   skipEmptyLines,
@@ -676,4 +678,51 @@ Deno.test("Date header: IMF-fixdate, one string per second", () => {
   assert.equal(httpDate(784111777999), a);
   assert.equal(httpDate(784111778000), "Sun, 06 Nov 1994 08:49:38 GMT");
   assert.match(httpDate(), /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+});
+
+Deno.test("head memo: equal bytes replay the parse; any other byte, a shorter buffer or a long head do not", () => {
+  const text = "GET /a?b=1 HTTP/1.1\r\nHost: x:8\r\nConnection: close\r\nX-N: 1\r\n\r\n";
+  const b = bytes("junk" + text + "GET /next HTTP/1.1\r\n\r\n");
+  const parsed = new RequestHead();
+  const end = 4 + text.length;
+  assert.equal(parseRequestHead(b, 4, end, parsed), 0);
+  memoRequestHead(b, 4, end, parsed);
+
+  const out = new RequestHead();
+  assert.equal(replayRequestHead(b, 4, b.length, out), end);
+  for (const k of ["method", "methodName", "uri", "major", "minor", "host", "connectionClose"]) {
+    assert.equal(
+      (out as unknown as Record<string, unknown>)[k],
+      (parsed as unknown as Record<string, unknown>)[k],
+      k,
+    );
+  }
+  assert.deepEqual([...out.headers], [...parsed.headers]);
+  // The same bytes elsewhere in another array replay too.
+  assert.equal(replayRequestHead(bytes(text), 0, text.length, new RequestHead()), text.length);
+
+  // A changed byte anywhere (first, middle, last), or bytes still missing: no replay.
+  for (const i of [0, 5, text.indexOf("X-N"), text.length - 3, text.length - 1]) {
+    const c = bytes(text);
+    c[i] ^= 0x01;
+    assert.equal(replayRequestHead(c, 0, c.length, new RequestHead()), -1, `byte ${i}`);
+  }
+  assert.equal(replayRequestHead(b, 4, end - 1, new RequestHead()), -1);
+
+  // Changing a replayed request's headers changes neither the memo nor the first request.
+  out.headers.add("X-Mine", "1");
+  out.headers.remove("host");
+  const again = new RequestHead();
+  replayRequestHead(b, 4, b.length, again);
+  assert.deepEqual([...again.headers], [...parsed.headers]);
+  assert.equal(parsed.headers.size, 3);
+
+  // A head longer than the memo keeps forgets the previous one.
+  const long = "GET / HTTP/1.1\r\nX-Long: " + "v".repeat(2000) + "\r\n\r\n";
+  const lb = bytes(long);
+  const lh = new RequestHead();
+  assert.equal(parseRequestHead(lb, 0, lb.length, lh), 0);
+  memoRequestHead(lb, 0, lb.length, lh);
+  assert.equal(replayRequestHead(lb, 0, lb.length, new RequestHead()), -1);
+  assert.equal(replayRequestHead(b, 4, b.length, new RequestHead()), -1);
 });

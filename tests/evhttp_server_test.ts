@@ -759,3 +759,38 @@ Deno.test("reply heads: an empty GET reply and a HEAD reply to the same route di
     c.close();
   });
 });
+
+Deno.test("repeated identical heads: each request gets its own headers, limits and checks still apply", async () => {
+  const seen: string[][] = [];
+  await withServer((http) => {
+    http.setGencb((req) => {
+      const h = req.getInputHeaders();
+      seen.push([...h].map(([k, v]) => `${k}=${v}`));
+      // A handler that edits its request's headers must not leak into the next request.
+      h.add("X-Added", "1");
+      h.remove("X-A");
+      req.sendReply(200, "OK", "ok");
+    });
+  }, async ({ port }) => {
+    const head = "GET /same HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\r\n";
+    const c = await RawClient.connect(port);
+    try {
+      await c.send(head + head + head);
+      for (let i = 0; i < 3; i++) assert.equal((await c.response())!.status, 200);
+    } finally {
+      c.close();
+    }
+  });
+  assert.deepEqual(seen, [["Host=h", "X-A=1"], ["Host=h", "X-A=1"], ["Host=h", "X-A=1"]]);
+  // Another server with a header limit the same bytes exceed: still 431, not a replayed parse.
+  const head = `GET / HTTP/1.1\r\nX: ${"b".repeat(120)}\r\n\r\n`;
+  await withServer((http) => http.setGencb(hello), async ({ port }) => {
+    assert.equal((await exchange(port, head))!.status, 200);
+  });
+  await withServer((http) => {
+    http.setGencb(hello);
+    http.setMaxHeadersSize(100);
+  }, async ({ port }) => {
+    assert.equal((await exchange(port, head))!.status, 431);
+  });
+});
