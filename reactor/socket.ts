@@ -6,6 +6,7 @@
  * @module
  */
 
+import { type FastIo, fastIoFor, ridOf } from "./_fast_io.ts";
 import { EV_CLOSED, EV_ET, EV_READ, EV_WRITE } from "./constants.ts";
 import { EvError } from "./errors.ts";
 import type { Event } from "./event.ts";
@@ -117,6 +118,14 @@ export class Socket {
   #pollAll = false;
   /** @ignore */
   _pollScheduled = false;
+  /** A connection's read/write ops called directly (see _fast_io.ts), or null. */
+  #io: FastIo | null = null;
+  #rid = -1;
+  /** The pending direct read op, whether it may keep the process alive, and the handle the
+   * base refs and unrefs (a Deno.Conn cannot: it does not know about the op). */
+  #readOp: Promise<number> | null = null;
+  #unrefed = false;
+  #refHandle: { ref(): void; unref(): void } | null = null;
   #onRead: (n: number | null) => void;
   #onReadErr: (e: unknown) => void;
   #onWrote: (n: number) => void;
@@ -127,8 +136,22 @@ export class Socket {
     this.#res = res;
     this.#accepted = kind === KIND_LISTENER ? [] : NO_CONNS;
     this.#dgrams = kind === KIND_DATAGRAM ? [] : NO_DGRAMS;
-    this.#onRead = (n) => this.#readDone(n);
-    this.#onReadErr = (e) => this.#readFailed(e);
+    if (kind === KIND_CONN) {
+      const io = fastIoFor(res);
+      if (io !== null) {
+        this.#io = io;
+        this.#rid = ridOf(res, io);
+      }
+    }
+    // The direct op reports the end of the stream as 0 (`read` methods as null).
+    this.#onRead = (n) => {
+      this.#readOp = null;
+      this.#readDone(n === 0 ? null : n);
+    };
+    this.#onReadErr = (e) => {
+      this.#readOp = null;
+      this.#readFailed(e);
+    };
     this.#onWrote = (n) => this.#writeDone(n);
     this.#onWriteErr = (e) => this.#failed(e);
   }
@@ -280,7 +303,9 @@ export class Socket {
     }
     this.#accepted.length = 0;
     this.#outQ.length = 0;
-    this.#base?._untrackResource(this.#res as unknown as { ref(): void; unref(): void });
+    this.#base?._untrackResource(
+      this.#refHandle ?? this.#res as unknown as { ref(): void; unref(): void },
+    );
     try {
       (this.#res as { close(): void }).close();
     } catch { /* already closed */ }
@@ -300,7 +325,10 @@ export class Socket {
     if (this.#base === null) {
       this.#base = base;
       const r = this.#res as unknown as { ref?: () => void; unref?: () => void };
-      if (typeof r.ref === "function" && typeof r.unref === "function") {
+      if (this.#io !== null) {
+        this.#refHandle = { ref: () => this.#setRef(true), unref: () => this.#setRef(false) };
+        base._trackResource(this.#refHandle);
+      } else if (typeof r.ref === "function" && typeof r.unref === "function") {
         base._trackResource(r as { ref(): void; unref(): void });
       }
     }
@@ -429,9 +457,23 @@ export class Socket {
           buf = this.#spare = new Uint8Array(this.#readSize);
         }
         this.#buf = buf;
-        (this.#res as Readable).read(buf).then(this.#onRead, this.#onReadErr);
+        const io = this.#io;
+        if (io !== null) {
+          const op = io.read(this.#rid, buf);
+          if (this.#unrefed) io.unrefOpPromise(op);
+          this.#readOp = op;
+          op.then(this.#onRead, this.#onReadErr);
+        } else (this.#res as Readable).read(buf).then(this.#onRead, this.#onReadErr);
       }
     }
+  }
+
+  #setRef(on: boolean): void {
+    this.#unrefed = !on;
+    const op = this.#readOp;
+    if (op === null) return;
+    if (on) this.#io!.refOpPromise(op);
+    else this.#io!.unrefOpPromise(op);
   }
 
   #onlyClosedWatchers(): boolean {
@@ -508,7 +550,9 @@ export class Socket {
         chunk = merged;
       }
     }
-    (this.#res as Writable).write(chunk).then(this.#onWrote, this.#onWriteErr);
+    const io = this.#io;
+    if (io !== null) io.write(this.#rid, chunk).then(this.#onWrote, this.#onWriteErr);
+    else (this.#res as Writable).write(chunk).then(this.#onWrote, this.#onWriteErr);
   }
 
   #writeDone(n: number): void {

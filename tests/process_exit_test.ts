@@ -2,9 +2,13 @@
 // each fixture runs as a child process and a watchdog kills it if it hangs.
 import assert from "node:assert/strict";
 
-async function assertExitsAlone(fixture: string, expect: RegExp): Promise<void> {
+async function assertExitsAlone(
+  fixture: string,
+  expect: RegExp,
+  args: string[] = [],
+): Promise<void> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", `tests/fixtures/${fixture}`],
+    args: ["run", "--allow-net", `tests/fixtures/${fixture}`, ...args],
     cwd: new URL("../", import.meta.url).pathname,
     stdout: "piped",
     stderr: "piped",
@@ -24,6 +28,10 @@ async function assertExitsAlone(fixture: string, expect: RegExp): Promise<void> 
 
 Deno.test("the process exits once the loop has returned, with I/O still pending", async () => {
   await assertExitsAlone("exit_after_loop.ts", /loop returned/);
+});
+
+Deno.test("the same with bufferevents on Deno.Conn's read and write methods", async () => {
+  await assertExitsAlone("exit_after_loop.ts", /loop returned/, ["--conn-io"]);
 });
 
 Deno.test("a DNS server port left open after the loop returns does not keep the process alive", async () => {
