@@ -1224,6 +1224,15 @@ export class Evbuffer {
   private _cut(n: number): void {
     const c = this._c;
     if (n >= this._len) {
+      if (c.length === 1 && this._h === 0) {
+        // One plain chunk (a reply just written): empty it in place for the next add.
+        const only = c[0];
+        if (only.flags === 0 && only.buf.length <= MAX_KEEP && only !== this._resChunk) {
+          only.off = only.end = 0;
+          this._len = 0;
+          return;
+        }
+      }
       const last = this._h < c.length ? c[c.length - 1] : null;
       for (let i = this._h; i < c.length; i++) {
         const ch = c[i];

@@ -13,7 +13,8 @@ import {
 } from "./constants.ts";
 import { reasonPhrase } from "./status.ts";
 
-const statusCache: Map<number, string> = new Map();
+/** Status lines without a caller's reason, by `code * 2 + (1.1 ? 1 : 0)` (codes 100–999). */
+const statusCache: string[] = new Array(2000).fill("");
 
 /**
  * `HTTP/1.<minor> <code> <reason>\r\n`; lines with the standard phrase are cached.
@@ -23,10 +24,10 @@ const statusCache: Map<number, string> = new Map();
 export function statusLine(minor: number, code: number, reason: string | null): string {
   if (reason === null) {
     const key = code * 2 + (minor === 0 ? 0 : 1);
-    let s = statusCache.get(key);
-    if (s === undefined) {
+    let s = key < 2000 ? statusCache[key] : "";
+    if (s === "") {
       s = `HTTP/1.${minor === 0 ? 0 : 1} ${code} ${reasonPhrase(code)}\r\n`;
-      statusCache.set(key, s);
+      if (key < 2000) statusCache[key] = s;
     }
     return s;
   }

@@ -82,6 +82,9 @@ const encoder = new TextEncoder();
 
 /** Shared by every connection: parsing is synchronous, the fields are copied out at once. */
 const head = new RequestHead();
+/** The last request target and its path (`null`: refused), for `#beginRequest`. */
+let lastTarget = "\0";
+let lastPath: string | null = null;
 
 const NO_BYTES = new Uint8Array(0);
 /**
@@ -545,12 +548,18 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       this.#writeErrorPage(req, 417, undefined, null);
       return;
     }
-    const path = requestPath(head.uri);
-    if (path === null) {
-      this.#writeErrorPage(req, 400, undefined, null);
-      return;
+    // Repeated targets (the same string, from the intern cache or a replayed head) reuse the
+    // path found and checked for the previous one.
+    const uri = head.uri;
+    let path: string | null;
+    if (uri === lastTarget) path = lastPath;
+    else {
+      path = requestPath(uri);
+      if (path !== null && path.indexOf("\0") >= 0) path = null;
+      lastTarget = uri;
+      lastPath = path;
     }
-    if (path.indexOf("\0") >= 0) {
+    if (path === null) {
       this.#writeErrorPage(req, 400, undefined, null);
       return;
     }

@@ -782,6 +782,13 @@ Deno.test("repeated identical heads: each request gets its own headers, limits a
     }
   });
   assert.deepEqual(seen, [["Host=h", "X-A=1"], ["Host=h", "X-A=1"], ["Host=h", "X-A=1"]]);
+  // A refused target stays refused when it comes again (its path check is remembered too).
+  await withServer((http) => http.setGencb(hello), async ({ port }) => {
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await exchange(port, "GET /a%00b HTTP/1.1\r\nHost: h\r\n\r\n"))!.status, 400);
+    }
+    assert.equal((await exchange(port, "GET /ab HTTP/1.1\r\nHost: h\r\n\r\n"))!.status, 200);
+  });
   // Another server with a header limit the same bytes exceed: still 431, not a replayed parse.
   const head = `GET / HTTP/1.1\r\nX: ${"b".repeat(120)}\r\n\r\n`;
   await withServer((http) => http.setGencb(hello), async ({ port }) => {
