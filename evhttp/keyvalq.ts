@@ -142,7 +142,16 @@ export class Evkeyvalq {
    * @ignore
    */
   _addUnchecked(key: string, lkey: string, value: string): void {
-    if (this.#shared) this.#own();
+    if (this.#shared) {
+      if (this.#e.length === 0) {
+        // A first pair gets storage of its own size (a push onto [] reserves 17 slots): most
+        // lists a handler fills hold one or two headers.
+        this.#e = [key, lkey, value];
+        this.#shared = false;
+        return;
+      }
+      this.#own();
+    }
     this.#e.push(key, lkey, value);
   }
 
