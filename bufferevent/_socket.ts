@@ -8,7 +8,7 @@
  */
 
 import { ActiveEntry } from "../reactor/_active.ts";
-import { type FastIo, fastIoFor, ridOf } from "../reactor/_fast_io.ts";
+import { DirectIo } from "../reactor/_fast_io.ts";
 import { InternalTimer } from "../reactor/_internal_timer.ts";
 import { EV_WRITE } from "../reactor/constants.ts";
 import type { BevBackend } from "./_backend.ts";
@@ -87,12 +87,8 @@ export class SocketBackend implements BevBackend {
   readonly bev: Bufferevent;
   conn: Deno.Conn | null = null;
   #noDelay: boolean;
-  /** The runtime's read/write ops for this connection, or null: use `conn.read`/`write`. */
-  #io: FastIo | null = null;
-  #rid = -1;
-  /** The pending direct read op (for ref/unref), and whether it must not keep the process up. */
-  #readOp: Promise<number> | null = null;
-  #unrefed = false;
+  /** I/O through the runtime's ops, or null: use `conn.read`/`conn.write`. */
+  #io: DirectIo | null = null;
   #entry: SocketEntry;
   #state = 0;
   #reading = false;
@@ -149,14 +145,14 @@ export class SocketBackend implements BevBackend {
     this.#entry._pri = bev._base._defaultPriority();
     this.#onRead = (n) => {
       this.#reading = false;
-      this.#readOp = null;
+      this.#io?.readDone();
       // The direct op reports the end of the stream as 0 (`Conn.read` as null).
       this.#readResult = n === 0 ? null : n;
       this.#queue(ST_READ);
     };
     this.#onReadErr = (e) => {
       this.#reading = false;
-      this.#readOp = null;
+      this.#io?.readDone();
       this.#readErr = e;
       this.#queue(ST_READ);
     };
@@ -245,18 +241,6 @@ export class SocketBackend implements BevBackend {
     });
   }
 
-  /** Lets a pending read keep the process alive (the loop runs). */
-  ref(): void {
-    this.#unrefed = false;
-    if (this.#readOp !== null) this.#io!.refOpPromise(this.#readOp);
-  }
-
-  /** Stops a pending read from keeping the process alive (the loop stopped). */
-  unref(): void {
-    this.#unrefed = true;
-    if (this.#readOp !== null) this.#io!.unrefOpPromise(this.#readOp);
-  }
-
   getConn(): Deno.Conn | null {
     return this.conn;
   }
@@ -306,10 +290,10 @@ export class SocketBackend implements BevBackend {
     const inFlightWrite = this.#writing;
     if (this.conn !== null) {
       const tc = this.conn as Deno.TcpConn;
-      bev._base._untrackResource(this.#io !== null ? this : tc);
+      bev._base._untrackResource(this.#io ?? tc);
       // Left open for its owner: our read still in flight must not keep the process alive.
       if (!bev._closeOnFree() && inFlightRead) {
-        if (this.#io !== null) this.unref();
+        if (this.#io !== null) this.#io.unref();
         else if (typeof tc.unref === "function") {
           try {
             tc.unref();
@@ -434,13 +418,9 @@ export class SocketBackend implements BevBackend {
         tc.setNoDelay(true);
       } catch { /* not a TCP connection */ }
     }
-    const io = fastIoFor(c);
-    if (io !== null) {
-      this.#io = io;
-      this.#rid = ridOf(c, io);
-    }
+    const io = this.#io = DirectIo.for(c);
     // Only a running loop keeps the process alive, never a pending read.
-    if (io !== null) this.bev._base._trackResource(this);
+    if (io !== null) this.bev._base._trackResource(io);
     else if (typeof tc.unref === "function") this.bev._base._trackResource(tc);
     this.#startRead();
     this.bev._updateHold();
@@ -491,12 +471,8 @@ export class SocketBackend implements BevBackend {
       this.#readView = off === 0 && lim === room ? view : null;
     }
     const io = this.#io;
-    if (io !== null) {
-      const op = io.read(this.#rid, view);
-      if (this.#unrefed) io.unrefOpPromise(op);
-      this.#readOp = op;
-      op.then(this.#onRead, this.#onReadErr);
-    } else this.conn.read(view).then(this.#onRead, this.#onReadErr);
+    if (io !== null) io.read(view).then(this.#onRead, this.#onReadErr);
+    else this.conn.read(view).then(this.#onRead, this.#onReadErr);
   }
 
   #readCompleted(): void {
@@ -560,7 +536,7 @@ export class SocketBackend implements BevBackend {
     this.#writing = true;
     bev._armWriteTimer();
     const io = this.#io;
-    if (io !== null) io.write(this.#rid, chunk).then(this.#onWrote, this.#onWriteErr);
+    if (io !== null) io.write(chunk).then(this.#onWrote, this.#onWriteErr);
     else this.conn.write(chunk).then(this.#onWrote, this.#onWriteErr);
   }
 

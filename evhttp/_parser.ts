@@ -757,23 +757,27 @@ export function replayRequestHead(
   for (let i = 1; i < len; i++) {
     if (buf[start + i] !== m[i]) return -1;
   }
-  const h = memoHead;
-  out.method = h.method;
-  out.methodName = h.methodName;
-  out.uri = h.uri;
-  out.major = h.major;
-  out.minor = h.minor;
-  out.headers = h.headers._shareClone();
-  out.contentLength = h.contentLength;
-  out.chunked = h.chunked;
-  out.connectionClose = h.connectionClose;
-  out.connectionKeepAlive = h.connectionKeepAlive;
-  out.expectContinue = h.expectContinue;
-  out.expectOther = h.expectOther;
-  out.host = h.host;
-  out.requestLineLength = h.requestLineLength;
-  out.errorReason = "";
+  copyRequestHead(out, memoHead);
   return start + len;
+}
+
+/** Copies a parsed head; the headers are shared copy-on-write. */
+function copyRequestHead(dst: RequestHead, src: RequestHead): void {
+  dst.method = src.method;
+  dst.methodName = src.methodName;
+  dst.uri = src.uri;
+  dst.major = src.major;
+  dst.minor = src.minor;
+  dst.headers = src.headers._shareClone();
+  dst.contentLength = src.contentLength;
+  dst.chunked = src.chunked;
+  dst.connectionClose = src.connectionClose;
+  dst.connectionKeepAlive = src.connectionKeepAlive;
+  dst.expectContinue = src.expectContinue;
+  dst.expectOther = src.expectOther;
+  dst.host = src.host;
+  dst.requestLineLength = src.requestLineLength;
+  dst.errorReason = src.errorReason;
 }
 
 /**
@@ -795,21 +799,7 @@ export function memoRequestHead(
   }
   memoBytes.set(buf.subarray(start, end));
   memoLen = len;
-  const h = memoHead;
-  h.method = head.method;
-  h.methodName = head.methodName;
-  h.uri = head.uri;
-  h.major = head.major;
-  h.minor = head.minor;
-  h.headers = head.headers._shareClone();
-  h.contentLength = head.contentLength;
-  h.chunked = head.chunked;
-  h.connectionClose = head.connectionClose;
-  h.connectionKeepAlive = head.connectionKeepAlive;
-  h.expectContinue = head.expectContinue;
-  h.expectOther = head.expectOther;
-  h.host = head.host;
-  h.requestLineLength = head.requestLineLength;
+  copyRequestHead(memoHead, head);
 }
 
 /** Host = uri-host [":" port]: reg-name / IPv4 / IP-literal characters only. */

@@ -8,9 +8,8 @@
  * `Deno.Conn`, 4.3–4.6 µs through the same ops called directly), a tenth of the whole.
  *
  * The ops are not public API, so every piece is checked once when this module loads; where one
- * is missing (another runtime or version) `fastIo` is null and callers use `Deno.Conn`. A caller
- * of the direct read keeps its own pending promise and refs or unrefs it the way `Conn.unref()`
- * would have (the Conn does not know about it).
+ * is missing (another runtime or version) `DirectIo.for` returns null and callers use
+ * `Deno.Conn`.
  *
  * @module
  */
@@ -50,19 +49,59 @@ const detected = detect();
 let active: FastIo | null = detected;
 
 /**
- * The ops for `conn` and its resource id, or null when they are unavailable (or switched off):
- * use `conn.read`/`conn.write` then.
+ * One connection's I/O through the runtime's ops: its resource id, its pending read (which it
+ * refs and unrefs itself: the `Deno.Conn` does not know about it), and its writes. The base
+ * tracks it like a connection (`ref`/`unref` while the loop starts and stops).
  */
-export function fastIoFor(conn: unknown): FastIo | null {
-  const f = active;
-  if (f === null) return null;
-  const rid = (conn as Record<symbol, unknown>)[f.internalRidSymbol];
-  return typeof rid === "number" ? f : null;
-}
+export class DirectIo {
+  readonly #io: FastIo;
+  readonly #rid: number;
+  #readOp: Promise<number> | null = null;
+  #unrefed = false;
 
-/** The resource id of a connection `fastIoFor` accepted. */
-export function ridOf(conn: unknown, f: FastIo): number {
-  return (conn as Record<symbol, unknown>)[f.internalRidSymbol] as number;
+  private constructor(io: FastIo, rid: number) {
+    this.#io = io;
+    this.#rid = rid;
+  }
+
+  /** Direct I/O for `conn`, or null when the ops are unavailable (or switched off). */
+  static for(conn: unknown): DirectIo | null {
+    const f = active;
+    if (f === null) return null;
+    const rid = (conn as Record<symbol, unknown>)[f.internalRidSymbol];
+    return typeof rid === "number" ? new DirectIo(f, rid) : null;
+  }
+
+  /** Starts a read into `buf`: resolves with the byte count, 0 at the end of the stream. */
+  read(buf: Uint8Array): Promise<number> {
+    const io = this.#io;
+    const op = io.read(this.#rid, buf);
+    if (this.#unrefed) io.unrefOpPromise(op);
+    this.#readOp = op;
+    return op;
+  }
+
+  /** The read started last has completed (or failed). */
+  readDone(): void {
+    this.#readOp = null;
+  }
+
+  /** Writes (part of) `buf`; resolves with the byte count written. */
+  write(buf: Uint8Array): Promise<number> {
+    return this.#io.write(this.#rid, buf);
+  }
+
+  /** Lets a pending read keep the process alive (the loop runs). */
+  ref(): void {
+    this.#unrefed = false;
+    if (this.#readOp !== null) this.#io.refOpPromise(this.#readOp);
+  }
+
+  /** Stops a pending read from keeping the process alive (the loop stopped). */
+  unref(): void {
+    this.#unrefed = true;
+    if (this.#readOp !== null) this.#io.unrefOpPromise(this.#readOp);
+  }
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type FastIo, fastIoFor, ridOf } from "./_fast_io.ts";
+import { DirectIo } from "./_fast_io.ts";
 import { EV_CLOSED, EV_ET, EV_READ, EV_WRITE } from "./constants.ts";
 import { EvError } from "./errors.ts";
 import type { Event } from "./event.ts";
@@ -118,14 +118,8 @@ export class Socket {
   #pollAll = false;
   /** @ignore */
   _pollScheduled = false;
-  /** A connection's read/write ops called directly (see _fast_io.ts), or null. */
-  #io: FastIo | null = null;
-  #rid = -1;
-  /** The pending direct read op, whether it may keep the process alive, and the handle the
-   * base refs and unrefs (a Deno.Conn cannot: it does not know about the op). */
-  #readOp: Promise<number> | null = null;
-  #unrefed = false;
-  #refHandle: { ref(): void; unref(): void } | null = null;
+  /** A connection's I/O through the runtime's ops (see _fast_io.ts), or null. */
+  #io: DirectIo | null;
   #onRead: (n: number | null) => void;
   #onReadErr: (e: unknown) => void;
   #onWrote: (n: number) => void;
@@ -136,20 +130,14 @@ export class Socket {
     this.#res = res;
     this.#accepted = kind === KIND_LISTENER ? [] : NO_CONNS;
     this.#dgrams = kind === KIND_DATAGRAM ? [] : NO_DGRAMS;
-    if (kind === KIND_CONN) {
-      const io = fastIoFor(res);
-      if (io !== null) {
-        this.#io = io;
-        this.#rid = ridOf(res, io);
-      }
-    }
+    this.#io = kind === KIND_CONN ? DirectIo.for(res) : null;
     // The direct op reports the end of the stream as 0 (`read` methods as null).
     this.#onRead = (n) => {
-      this.#readOp = null;
+      this.#io?.readDone();
       this.#readDone(n === 0 ? null : n);
     };
     this.#onReadErr = (e) => {
-      this.#readOp = null;
+      this.#io?.readDone();
       this.#readFailed(e);
     };
     this.#onWrote = (n) => this.#writeDone(n);
@@ -304,7 +292,7 @@ export class Socket {
     this.#accepted.length = 0;
     this.#outQ.length = 0;
     this.#base?._untrackResource(
-      this.#refHandle ?? this.#res as unknown as { ref(): void; unref(): void },
+      this.#io ?? this.#res as unknown as { ref(): void; unref(): void },
     );
     try {
       (this.#res as { close(): void }).close();
@@ -325,10 +313,8 @@ export class Socket {
     if (this.#base === null) {
       this.#base = base;
       const r = this.#res as unknown as { ref?: () => void; unref?: () => void };
-      if (this.#io !== null) {
-        this.#refHandle = { ref: () => this.#setRef(true), unref: () => this.#setRef(false) };
-        base._trackResource(this.#refHandle);
-      } else if (typeof r.ref === "function" && typeof r.unref === "function") {
+      if (this.#io !== null) base._trackResource(this.#io);
+      else if (typeof r.ref === "function" && typeof r.unref === "function") {
         base._trackResource(r as { ref(): void; unref(): void });
       }
     }
@@ -458,22 +444,10 @@ export class Socket {
         }
         this.#buf = buf;
         const io = this.#io;
-        if (io !== null) {
-          const op = io.read(this.#rid, buf);
-          if (this.#unrefed) io.unrefOpPromise(op);
-          this.#readOp = op;
-          op.then(this.#onRead, this.#onReadErr);
-        } else (this.#res as Readable).read(buf).then(this.#onRead, this.#onReadErr);
+        if (io !== null) io.read(buf).then(this.#onRead, this.#onReadErr);
+        else (this.#res as Readable).read(buf).then(this.#onRead, this.#onReadErr);
       }
     }
-  }
-
-  #setRef(on: boolean): void {
-    this.#unrefed = !on;
-    const op = this.#readOp;
-    if (op === null) return;
-    if (on) this.#io!.refOpPromise(op);
-    else this.#io!.unrefOpPromise(op);
   }
 
   #onlyClosedWatchers(): boolean {
@@ -551,7 +525,7 @@ export class Socket {
       }
     }
     const io = this.#io;
-    if (io !== null) io.write(this.#rid, chunk).then(this.#onWrote, this.#onWriteErr);
+    if (io !== null) io.write(chunk).then(this.#onWrote, this.#onWriteErr);
     else (this.#res as Writable).write(chunk).then(this.#onWrote, this.#onWriteErr);
   }
 

@@ -6,6 +6,16 @@ export function listenLoopback(): { listener: Deno.Listener; port: number } {
   return { listener, port: (listener.addr as Deno.NetAddr).port };
 }
 
+/** A connected loopback pair: [client, server side, listener] (close all three). */
+export async function connectedPair(): Promise<[Deno.Conn, Deno.Conn, Deno.Listener]> {
+  const { listener, port } = listenLoopback();
+  const [c, s] = await Promise.all([
+    Deno.connect({ hostname: "127.0.0.1", port }),
+    listener.accept(),
+  ]);
+  return [c, s, listener];
+}
+
 /** Deterministic pseudo-random bytes. */
 export function patternBytes(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);

@@ -13,7 +13,7 @@ import {
 import { setFastIo } from "../reactor/_fast_io.ts";
 import { EV_PERSIST, EV_READ, EV_WRITE, Event, EventBase, Socket } from "../reactor/mod.ts";
 import { exchange, withServer } from "./_evhttp_helpers.ts";
-import { listenLoopback, patternBytes, readAll, writeAll } from "./_helpers.ts";
+import { connectedPair, patternBytes, readAll, writeAll } from "./_helpers.ts";
 
 Deno.test("the runtime's read/write ops are found on this Deno", () => {
   assert.equal(setFastIo(true), true);
@@ -26,11 +26,7 @@ for (const direct of [true, false]) {
     setFastIo(direct);
     try {
       const base = new EventBase();
-      const { listener, port } = listenLoopback();
-      const [c, s] = await Promise.all([
-        Deno.connect({ hostname: "127.0.0.1", port }),
-        listener.accept(),
-      ]);
+      const [c, s, listener] = await connectedPair();
       let events = 0;
       const bev = Bufferevent.socketNew(base, s, BEV_OPT_CLOSE_ON_FREE);
       bev.setcb((b) => b.getOutput().addBuffer(b.getInput()), null, (b, what) => {
@@ -61,11 +57,7 @@ for (const direct of [true, false]) {
     setFastIo(direct);
     try {
       const base = new EventBase();
-      const { listener, port } = listenLoopback();
-      const [c, s] = await Promise.all([
-        Deno.connect({ hostname: "127.0.0.1", port }),
-        listener.accept(),
-      ]);
+      const [c, s, listener] = await connectedPair();
       const sock = Socket.from(s);
       let sawEnd = false;
       const ev: Event = new Event(base, sock, EV_READ | EV_PERSIST, () => {

@@ -12,16 +12,14 @@ import {
   Bufferevent,
 } from "../bufferevent/mod.ts";
 import { EV_READ, EV_WRITE, EventBase } from "../reactor/mod.ts";
-import { listenLoopback, patternBytes, readAll, readN, writeAll } from "./_helpers.ts";
-
-async function connectedPair(): Promise<[Deno.Conn, Deno.Conn, Deno.Listener]> {
-  const { listener, port } = listenLoopback();
-  const [c, s] = await Promise.all([
-    Deno.connect({ hostname: "127.0.0.1", port }),
-    listener.accept(),
-  ]);
-  return [c, s, listener];
-}
+import {
+  connectedPair,
+  listenLoopback,
+  patternBytes,
+  readAll,
+  readN,
+  writeAll,
+} from "./_helpers.ts";
 
 Deno.test("new bufferevents have writing enabled and reading disabled", async () => {
   const base = new EventBase();
