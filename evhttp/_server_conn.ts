@@ -455,35 +455,33 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     let from = input._frontOff;
     let to = input._frontEnd;
     const max = this._maxHeadersSize;
-    const replayed = replayRequestHead(view, from, to, head);
-    if (replayed >= 0 && (max < 0 || replayed - from <= max)) {
-      input.drain(replayed - from);
-      this.#headTimer?.disarm();
-      this.#beginRequest();
-      return this.state === S_HEAD || this.state === S_BODY;
+    // A head byte-equal to the last good one replays that parse (within this server's limit).
+    let end = replayRequestHead(view, from, to, head);
+    let code = 0;
+    if (end < 0 || (max >= 0 && end - from > max)) {
+      end = findHeadEnd(view, from, to);
+      if (end < 0 && to - from < input.length) {
+        const cap = max < 0 ? input.length : Math.min(input.length, max * 3 + 4096);
+        view = input.pullup(cap)!;
+        from = 0;
+        to = view.length;
+        end = findHeadEnd(view, 0);
+      }
+      if (end < 0) {
+        const lim = headLimitStatus(view, from, -1, max, to);
+        if (lim !== 0) this.#protocolError(lim, false);
+        else if (this.#peerEof) this.#closeWhenWritten();
+        else if (this.#headTimer !== null && !this.#headTimer.armed) this.#armHeadTimer();
+        return false;
+      }
+      const lim = headLimitStatus(view, from, end, max);
+      if (lim !== 0) {
+        this.#protocolError(lim, false);
+        return false;
+      }
+      code = parseRequestHead(view, from, end, head);
+      if (code === 0) memoRequestHead(view, from, end, head);
     }
-    let end = findHeadEnd(view, from, to);
-    if (end < 0 && to - from < input.length) {
-      const cap = max < 0 ? input.length : Math.min(input.length, max * 3 + 4096);
-      view = input.pullup(cap)!;
-      from = 0;
-      to = view.length;
-      end = findHeadEnd(view, 0);
-    }
-    if (end < 0) {
-      const lim = headLimitStatus(view, from, -1, max, to);
-      if (lim !== 0) this.#protocolError(lim, false);
-      else if (this.#peerEof) this.#closeWhenWritten();
-      else if (this.#headTimer !== null && !this.#headTimer.armed) this.#armHeadTimer();
-      return false;
-    }
-    const lim = headLimitStatus(view, from, end, max);
-    if (lim !== 0) {
-      this.#protocolError(lim, false);
-      return false;
-    }
-    let code = parseRequestHead(view, from, end, head);
-    if (code === 0) memoRequestHead(view, from, end, head);
     input.drain(end - from);
     this.#headTimer?.disarm();
     if (code !== 0) {

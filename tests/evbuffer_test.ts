@@ -510,6 +510,23 @@ Deno.test("Evbuffer.reserveSpace/commitSpace: same space, partial commits, misus
   assert.throws(() => buf.reserveSpace(-1), RangeError);
 });
 
+Deno.test("Evbuffer: draining a lone chunk reuses it, and keeps a reservation in it valid", () => {
+  const buf = new Evbuffer();
+  buf.add("abc");
+  buf.drain(3);
+  assert.equal(buf.length, 0);
+  buf.add("defg");
+  assert.equal(text(buf), "defg");
+  const v = buf.reserveSpace(8); // in the same (tail) chunk, after "defg"
+  buf.drain(4);
+  v.set(b("XY"));
+  buf.commitSpace(2); // the drain must not have moved the reservation
+  assert.equal(text(buf), "XY");
+  buf.drain(2);
+  buf.add("z");
+  assert.equal(text(buf), "z");
+});
+
 Deno.test("Evbuffer.prepend: empty, new chunk, misalignment space, references untouched", () => {
   const buf = new Evbuffer();
   buf.prepend("This string has 29 characters");

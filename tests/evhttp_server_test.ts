@@ -681,38 +681,26 @@ Deno.test("setDefaultContentType changes or removes the default", async () => {
 });
 
 Deno.test("reply heads: alike replies reuse the head, any difference is written afresh", async () => {
+  // Each route answers like /a but for one thing: a header value, the body, the status, or a
+  // header the server would otherwise add (Date, Content-Type) or act on (Connection).
+  const routes: [string, number, string, [string, string][]][] = [
+    ["/a", 200, "body", []],
+    ["/b", 200, "body", [["X-Kind", "b"]]],
+    ["/longer", 200, "body!", []],
+    ["/teapot", 418, "body", []],
+    ["/dated", 200, "body", [["Date", "Thu, 01 Jan 1970 00:00:00 GMT"]]],
+    ["/typed", 200, "body", [["Content-Type", "text/plain"]]],
+    ["/close", 200, "body", [["Connection", "close"]]],
+  ];
   await withServer((http) => {
-    http.setCb("/a", (req) => {
-      req.getOutputHeaders().add("X-Kind", "a");
-      req.sendReply(200, null, "body");
-    });
-    http.setCb("/b", (req) => {
-      req.getOutputHeaders().add("X-Kind", "b");
-      req.sendReply(200, null, "body");
-    });
-    http.setCb("/longer", (req) => {
-      req.getOutputHeaders().add("X-Kind", "a");
-      req.sendReply(200, null, "body!");
-    });
-    http.setCb("/teapot", (req) => {
-      req.getOutputHeaders().add("X-Kind", "a");
-      req.sendReply(418, null, "body");
-    });
-    http.setCb("/dated", (req) => {
-      req.getOutputHeaders().add("X-Kind", "a");
-      req.getOutputHeaders().add("Date", "Thu, 01 Jan 1970 00:00:00 GMT");
-      req.sendReply(200, null, "body");
-    });
-    http.setCb("/typed", (req) => {
-      req.getOutputHeaders().add("X-Kind", "a");
-      req.getOutputHeaders().add("Content-Type", "text/plain");
-      req.sendReply(200, null, "body");
-    });
-    http.setCb("/close", (req) => {
-      req.getOutputHeaders().add("X-Kind", "a");
-      req.getOutputHeaders().add("Connection", "close");
-      req.sendReply(200, null, "body");
-    });
+    for (const [path, code, body, extra] of routes) {
+      http.setCb(path, (req) => {
+        const h = req.getOutputHeaders();
+        if (extra.length === 0 || extra[0]![0] !== "X-Kind") h.add("X-Kind", "a");
+        for (const [k, v] of extra) h.add(k, v);
+        req.sendReply(code, null, body);
+      });
+    }
   }, async ({ port }) => {
     const c = await RawClient.connect(port);
     const paths = ["/a", "/a", "/b", "/a", "/longer", "/a", "/teapot", "/a", "/dated", "/a"];
