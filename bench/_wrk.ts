@@ -44,21 +44,26 @@ export async function hasCmd(name: string): Promise<boolean> {
   }
 }
 
-/** Prints server × scenario results as a markdown table with ratios against Deno.serve. */
+/**
+ * Prints server × scenario results as a markdown table with ratios against Deno.serve, and
+ * against libevent's C server when it ran (the issue's second yardstick).
+ */
 export function printWrkTable(results: Map<string, Map<string, WrkResult>>): void {
   const ref = results.get("deno-serve");
+  const lib = results.get("libevent-c");
+  const ratio = (rps: number, base: number | undefined) =>
+    base !== undefined && base > 0 ? (rps / base).toFixed(2) : "-";
   const lines = [
-    "| server | scenario | req/s | p50 ms | p99 ms | × Deno.serve |",
-    "|---|---|---:|---:|---:|---:|",
+    `| server | scenario | req/s | p50 ms | p99 ms | × Deno.serve |${lib ? " × libevent |" : ""}`,
+    `|---|---|---:|---:|---:|---:|${lib ? "---:|" : ""}`,
   ];
   for (const [name, m] of results) {
     for (const [sc, res] of m) {
-      const b = ref?.get(sc)?.rps ?? 0;
-      const ratio = b > 0 ? (res.rps / b).toFixed(2) : "-";
+      const libCol = lib ? ` ${ratio(res.rps, lib.get(sc)?.rps)} |` : "";
       lines.push(
         `| ${name} | ${sc} | ${Math.round(res.rps)} | ${res.p50.toFixed(2)} | ${
           res.p99.toFixed(2)
-        } | ${ratio} |`,
+        } | ${ratio(res.rps, ref?.get(sc)?.rps)} |${libCol}`,
       );
     }
   }

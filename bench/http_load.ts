@@ -1,5 +1,6 @@
 // HTTP load benchmark, all servers in ONE run so the ratios are comparable on a shared machine:
-// evdeno's Evhttp (a `/hello` route), Deno.serve, a raw Deno.listen fixed-response loop,
+// evdeno's Evhttp (a `/hello` route), Deno.serve, a raw Deno.listen fixed-response loop (through
+// `Deno.Conn`, and through the runtime's read/write ops that evdeno uses: the runtime's ceiling),
 // node:http, and libevent's C evhttp (/work/shared/tools/evhttp_hello.c, when it builds).
 // Each server runs as its own process pinned to CPU 0; wrk runs pinned to CPU 1 with
 // `-t1 -c50`, `-t1 -c1`, and `-t1 -c50` with 16-deep pipelining (pipeline16.lua). Prints req/s,
@@ -49,7 +50,36 @@ function serveDeno(port: number): void {
   console.log(`listening on 127.0.0.1:${port}`);
 }
 
-async function serveRaw(port: number): Promise<void> {
+/** A connection's reads and writes: `read` resolves with a byte count, 0 or null at the end. */
+interface RawIo {
+  read(buf: Uint8Array): Promise<number | null>;
+  write(buf: Uint8Array): Promise<number>;
+}
+
+/** Through `Deno.Conn`: what a plain Deno program does. */
+function connIo(c: Deno.TcpConn): RawIo {
+  return {
+    read: (buf) => c.read(buf),
+    write: (buf) => c.write(buf),
+  };
+}
+
+/**
+ * Through the runtime's read/write ops on the resource id, which evdeno's sockets use too
+ * (reactor/_fast_io.ts): the ceiling for any server on this runtime, since it does nothing
+ * but one read and one write per request.
+ */
+function opsIo(c: Deno.TcpConn): RawIo {
+  const core = (Deno as unknown as Record<symbol, { core: Record<string | symbol, unknown> }>)[
+    (Deno as unknown as { internal: symbol }).internal
+  ]!.core;
+  const rid = (c as unknown as Record<symbol, number>)[core.internalRidSymbol as symbol]!;
+  const read = core.read as (rid: number, buf: Uint8Array) => Promise<number>;
+  const write = core.write as (rid: number, buf: Uint8Array) => Promise<number>;
+  return { read: (buf) => read(rid, buf), write: (buf) => write(rid, buf) };
+}
+
+async function serveRaw(port: number, ioFor: (c: Deno.TcpConn) => RawIo): Promise<void> {
   const resp = new TextEncoder().encode(
     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\n" + HELLO,
   );
@@ -58,13 +88,14 @@ async function serveRaw(port: number): Promise<void> {
   console.log(`listening on 127.0.0.1:${port}`);
   const handle = async (c: Deno.TcpConn) => {
     c.setNoDelay(true);
+    const io = ioFor(c);
     const buf = new Uint8Array(65536);
     let out = new Uint8Array(resp.length * 16);
     let carry = 0; // bytes of "\r\n\r\n" matched at the end of the previous read
     try {
       for (;;) {
-        const n = await c.read(buf);
-        if (n === null) break;
+        const n = await io.read(buf);
+        if (n === null || n === 0) break;
         let count = 0;
         for (let i = 0; i < n; i++) {
           const b = buf[i];
@@ -81,7 +112,7 @@ async function serveRaw(port: number): Promise<void> {
         for (let k = 0; k < count; k++) out.set(resp, k * resp.length);
         let off = 0;
         const total = resp.length * count;
-        while (off < total) off += await c.write(out.subarray(off, total));
+        while (off < total) off += await io.write(out.subarray(off, total));
       }
     } catch { /* client gone */ }
     try {
@@ -181,6 +212,21 @@ const RIVALS: Rival[] = [
       ]),
   },
   {
+    name: "raw-ops",
+    cmd: (p) =>
+      Promise.resolve([
+        ...pin,
+        Deno.execPath(),
+        "run",
+        "-A",
+        self,
+        "--serve",
+        "raw-ops",
+        "--port",
+        String(p),
+      ]),
+  },
+  {
     name: "node-http",
     cmd: async (p) =>
       (await hasCmd("node")) ? [...pin, "node", "-e", NODE_SERVER, String(p)] : null,
@@ -258,7 +304,8 @@ if (mode !== "") {
   const port = Number(flag("port", "0"));
   if (mode === "evdeno") await serveEvdeno(port);
   else if (mode === "deno") serveDeno(port);
-  else if (mode === "raw") await serveRaw(port);
+  else if (mode === "raw") await serveRaw(port, connIo);
+  else if (mode === "raw-ops") await serveRaw(port, opsIo);
   else throw new Error(`unknown --serve ${mode}`);
 } else {
   await main();
