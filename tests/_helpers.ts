@@ -66,3 +66,15 @@ export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void>
   let off = 0;
   while (off < data.length) off += await conn.write(data.subarray(off));
 }
+
+/** Seeded PRNG (mulberry32) so fuzz failures reproduce. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -45,6 +45,7 @@ import {
   EVUTIL_EAI_NONAME,
 } from "../dns/constants.ts";
 import { evdnsErrToString, evutilGaiStrerror } from "../dns/errors.ts";
+import { prng } from "./_helpers.ts";
 
 const IN = DNS_CLASS_INET;
 
@@ -53,18 +54,6 @@ function hex(s: string): Uint8Array {
   const out = new Uint8Array(clean.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(i * 2, i * 2 + 2), 16);
   return out;
-}
-
-/** Seeded PRNG (mulberry32) so fuzz failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Every decoded record type, with names that share suffixes so compression kicks in. */
