@@ -165,67 +165,30 @@ async function buildEvhttpC(): Promise<string | null> {
 
 const self = new URL(import.meta.url).pathname;
 const pin = ["taskset", "-c", "0"];
+/** This file as the server program (`--serve KIND`), pinned to CPU 0. */
+function selfServer(name: string, kind: string): Rival {
+  return {
+    name,
+    cmd: (p) =>
+      Promise.resolve([
+        ...pin,
+        Deno.execPath(),
+        "run",
+        "-A",
+        self,
+        "--serve",
+        kind,
+        "--port",
+        `${p}`,
+      ]),
+  };
+}
+
 const RIVALS: Rival[] = [
-  {
-    name: "evdeno",
-    cmd: (p) =>
-      Promise.resolve([
-        ...pin,
-        Deno.execPath(),
-        "run",
-        "-A",
-        self,
-        "--serve",
-        "evdeno",
-        "--port",
-        String(p),
-      ]),
-  },
-  {
-    name: "deno-serve",
-    cmd: (p) =>
-      Promise.resolve([
-        ...pin,
-        Deno.execPath(),
-        "run",
-        "-A",
-        self,
-        "--serve",
-        "deno",
-        "--port",
-        String(p),
-      ]),
-  },
-  {
-    name: "raw-deno",
-    cmd: (p) =>
-      Promise.resolve([
-        ...pin,
-        Deno.execPath(),
-        "run",
-        "-A",
-        self,
-        "--serve",
-        "raw",
-        "--port",
-        String(p),
-      ]),
-  },
-  {
-    name: "raw-ops",
-    cmd: (p) =>
-      Promise.resolve([
-        ...pin,
-        Deno.execPath(),
-        "run",
-        "-A",
-        self,
-        "--serve",
-        "raw-ops",
-        "--port",
-        String(p),
-      ]),
-  },
+  selfServer("evdeno", "evdeno"),
+  selfServer("deno-serve", "deno"),
+  selfServer("raw-deno", "raw"),
+  selfServer("raw-ops", "raw-ops"),
   {
     name: "node-http",
     cmd: async (p) =>

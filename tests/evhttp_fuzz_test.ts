@@ -15,14 +15,8 @@ import {
 } from "../evhttp/_parser.ts";
 import { EV_TIMEOUT, EVENT_LOG_ERR, EventBase, EvError } from "../reactor/mod.ts";
 import { EVHTTP_REQ_POST, evhttpFetch } from "../evhttp/mod.ts";
-import { prng } from "./_helpers.ts";
+import { latin1, prng } from "./_helpers.ts";
 import { exchange, RawClient, withServer } from "./_evhttp_helpers.ts";
-
-function latin1(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  return b;
-}
 
 const REQUESTS = [
   "GET /a?x=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n",

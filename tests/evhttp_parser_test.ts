@@ -25,13 +25,9 @@ import {
 } from "../evhttp/constants.ts";
 import { reasonPhrase, STATUS_TEXT, statusAllowsBody } from "../evhttp/status.ts";
 import { formatImfDate, httpDate } from "../evhttp/_date.ts";
+import { latin1 } from "./_helpers.ts";
 
-/** Latin-1 encoding so tests can write arbitrary bytes as \xNN. */
-function bytes(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  return b;
-}
+const bytes = latin1;
 
 function req(s: string): { code: number; head: RequestHead } {
   const b = bytes(s);
