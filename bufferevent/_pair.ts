@@ -78,6 +78,10 @@ export class PairBackend implements BevBackend {
     const p = this.partner;
     this.partner = null;
     if (p !== null) {
+      // libevent hands output to a reading partner as soon as it is added; here that waits for
+      // the pair's entry, which freeing cancels: hand over now what would have gone.
+      const bev = this.bev;
+      if ((bev._enabled & EV_WRITE) !== 0 && bev._writeSuspended === 0) this.#move(p, false);
       p.partner = null;
       // libevent just unlinks; users expect the other end to see the close.
       p.bev._runEventcb(BEV_EVENT_EOF | BEV_EVENT_READING);
@@ -99,15 +103,24 @@ export class PairBackend implements BevBackend {
     if (p === null || bev._freed) return false;
     const out = bev._output;
     if (out.length === 0) return false;
-    if (!ignoreWatermarks && (!bev._writeActive() || !p.bev._readActive())) return false;
+    if (!ignoreWatermarks && !bev._writeActive()) return false;
+    const n = this.#move(p, ignoreWatermarks);
+    if (n === 0) return false;
+    bev._wroteDone(n);
+    return true;
+  }
+
+  /** Moves output into `p`'s input (within its read high watermark); returns the count. */
+  #move(p: PairBackend, ignoreWatermarks: boolean): number {
+    const out = this.bev._output;
+    if (out.length === 0 || (!ignoreWatermarks && !p.bev._readActive())) return 0;
     const dst = p.bev._input;
     let n = out.length;
     const high = p.bev._wmReadHigh;
     if (!ignoreWatermarks && high > 0) n = Math.min(n, Math.max(0, high - dst.length));
-    if (n === 0) return false;
+    if (n === 0) return 0;
     out._removeBufferInternal(dst, n);
     p.bev._readDone(n);
-    bev._wroteDone(n);
-    return true;
+    return n;
   }
 }

@@ -54,6 +54,12 @@ const ST_WRITE_START = 4;
 const ST_CONNECTED = 8;
 const ST_CONNECT_FAILED = 16;
 
+/** Whether a resolver's getaddrinfo result is a request that can be cancelled. */
+function isCancellable(req: unknown): req is { cancel(): void } {
+  return typeof req === "object" && req !== null &&
+    typeof (req as { cancel?: unknown }).cancel === "function";
+}
+
 class SocketEntry extends ActiveEntry {
   constructor(readonly sb: SocketBackend) {
     super();
@@ -111,6 +117,8 @@ export class SocketBackend implements BevBackend {
   #writeErr: unknown = null;
   #scratch: Uint8Array | null = null;
   #connectErr: unknown = null;
+  /** The `connectHostname` lookup in flight, when the resolver can cancel it. */
+  #lookup: { cancel(): void } | null = null;
   #onRead: (n: number | null) => void;
   #onReadErr: (e: unknown) => void;
   #onWrote: (n: number) => void;
@@ -286,6 +294,12 @@ export class SocketBackend implements BevBackend {
     const bev = this.bev;
     bev._output._setAddHook(null);
     bev._base._deactivate(this.#entry);
+    const lookup = this.#lookup;
+    if (lookup !== null) {
+      // Its callback sees the bufferevent freed and does nothing more.
+      this.#lookup = null;
+      lookup.cancel();
+    }
     const inFlightRead = this.#reading;
     const inFlightWrite = this.#writing;
     if (this.conn !== null) {
@@ -363,11 +377,12 @@ export class SocketBackend implements BevBackend {
     this.#connecting = true;
     this.bev._setConnecting(true, true);
     this.bev._updateHold();
-    dns.getaddrinfo(
+    const req = dns.getaddrinfo(
       host,
       String(port),
       { family, socktype: 1, protocol: 6 },
       (err: number, res: ResolvedAddr[] | null) => {
+        this.#lookup = null;
         this.#connecting = false;
         this.bev._setConnecting(false, true);
         if (this.#closed || this.bev._freed) return;
@@ -380,6 +395,8 @@ export class SocketBackend implements BevBackend {
         this.connect({ hostname: res[0]!.address, port }, host);
       },
     );
+    // A lookup still running when the bufferevent is freed is cancelled (libevent does).
+    if (this.#connecting && isCancellable(req)) this.#lookup = req;
   }
 
   /** Runs queued completions in dispatch. */

@@ -482,6 +482,8 @@ export class Bufferevent {
 
   /** Applies a token-bucket rate limit (`null` removes it). */
   setRateLimit(cfg: RateLimitConfig | null): void {
+    // The old bucket's refill timer must not outlive it (libevent deletes the refill event).
+    this.#rate?.stop();
     this.#rate = cfg === null ? null : new RateBucket(this._base, cfg, () => this._rateRefilled());
     this._rateRefilled();
   }
@@ -559,10 +561,19 @@ export class Bufferevent {
 
   /** How many bytes the next read may take (-1: unlimited). @ignore */
   _readLimit(): number {
+    let lim = this.#rateReadAllowance();
+    if (this._wmReadHigh > 0) {
+      const room = Math.max(0, this._wmReadHigh - this._input.length);
+      if (lim < 0 || room < lim) lim = room;
+    }
+    return lim;
+  }
+
+  /** What the rate limits (own bucket and group) allow the next read (-1: unlimited). */
+  #rateReadAllowance(): number {
     let lim = -1;
-    if (this._wmReadHigh > 0) lim = Math.max(0, this._wmReadHigh - this._input.length);
     const r = this.#rate?.readAllowance() ?? -1;
-    if (r >= 0 && (lim < 0 || r < lim)) lim = r;
+    if (r >= 0) lim = r;
     const g = this.#group?.readAllowance() ?? -1;
     if (g >= 0 && (lim < 0 || g < lim)) lim = g;
     return lim;
@@ -655,29 +666,46 @@ export class Bufferevent {
     d.events = 0;
     d.read = d.write = false;
     this._inCb++;
-    try {
-      // CONNECTED first, then read, write, and the other events (libevent's order).
-      if ((ev & BEV_EVENT_CONNECTED) !== 0 && this._eventcb !== null) {
+    // CONNECTED first, then read, write, and the other events (libevent's order). Each in its
+    // own try: a throwing read callback must not swallow an EOF queued with it.
+    if ((ev & BEV_EVENT_CONNECTED) !== 0 && this._eventcb !== null) {
+      try {
         this._eventcb(this, BEV_EVENT_CONNECTED, this._cbarg);
+      } catch (e) {
+        this._base._reportError(e);
       }
-      if (r && this._readcb !== null && !this._freed) this._readcb(this, this._cbarg);
-      if (w && this._writecb !== null && !this._freed) this._writecb(this, this._cbarg);
-      const rest = ev & ~BEV_EVENT_CONNECTED;
-      if (rest !== 0 && this._eventcb !== null && !this._freed) {
-        this._eventcb(this, rest, this._cbarg);
-      }
-    } catch (e) {
-      this._base._reportError(e);
-    } finally {
-      this._inCb--;
     }
+    if (r && this._readcb !== null && !this._freed) {
+      try {
+        this._readcb(this, this._cbarg);
+      } catch (e) {
+        this._base._reportError(e);
+      }
+    }
+    if (w && this._writecb !== null && !this._freed) {
+      try {
+        this._writecb(this, this._cbarg);
+      } catch (e) {
+        this._base._reportError(e);
+      }
+    }
+    const rest = ev & ~BEV_EVENT_CONNECTED;
+    if (rest !== 0 && this._eventcb !== null && !this._freed) {
+      try {
+        this._eventcb(this, rest, this._cbarg);
+      } catch (e) {
+        this._base._reportError(e);
+      }
+    }
+    this._inCb--;
     if (!this._freed) this._backend.afterCallback();
   }
 
   /** @ignore */
   _suspendRead(reason: number): void {
     this._readSuspended |= reason;
-    if (reason !== SUSPEND_WM) this.#readTimer?.disarm();
+    // libevent deletes the read event, and its timeout with it, while reading is suspended.
+    this.#readTimer?.disarm();
   }
 
   /** @ignore */
@@ -693,13 +721,18 @@ export class Bufferevent {
   /** @ignore */
   _suspendWrite(reason: number): void {
     this._writeSuspended |= reason;
+    // Waiting for tokens is not the peer's fault: no write timeout meanwhile (as libevent).
+    this.#writeTimer?.disarm();
   }
 
   /** @ignore */
   _unsuspendWrite(reason: number): void {
     if ((this._writeSuspended & reason) === 0) return;
     this._writeSuspended &= ~reason;
-    if (this._writeSuspended === 0) this._backend.kick();
+    if (this._writeSuspended === 0) {
+      this._armWriteTimer();
+      this._backend.kick();
+    }
   }
 
   /** Records an error and reports `what | BEV_EVENT_ERROR`, disabling that direction. @ignore */
@@ -743,11 +776,16 @@ export class Bufferevent {
   /** (Re)arms the write timeout if writing is enabled and output is pending. @ignore */
   _armWriteTimer(): void {
     if (this.#writeTimeout === 0 || (this._enabled & EV_WRITE) === 0) return;
-    if (this._output.length === 0) return;
+    if (this._output.length === 0 || (this._writeSuspended & SUSPEND_RATE) !== 0) return;
     if (this.#writeTimer === null) {
       this.#writeTimer = new InternalTimer(this._base, () => this.#timedOut(BEV_EVENT_WRITING));
     }
     if (!this.#writeTimer.armed) this.#writeTimer.arm(this.#writeTimeout);
+  }
+
+  /** @ignore */
+  _rateGroup(): BuffereventRateLimitGroup | null {
+    return this.#group;
   }
 
   /** @ignore */
@@ -759,8 +797,8 @@ export class Bufferevent {
   /** Tokens came back: resume what the rate limit suspended. @ignore */
   _rateRefilled(): void {
     if (this._freed) return;
-    const r = this._readLimit();
-    if (r === 0 && this._wmReadHigh === 0) this._suspendRead(SUSPEND_RATE);
+    // The buckets alone decide (the watermark has its own suspension reason).
+    if (this.#rateReadAllowance() === 0) this._suspendRead(SUSPEND_RATE);
     else this._unsuspendRead(SUSPEND_RATE);
     if (this._writeLimit() === 0) this._suspendWrite(SUSPEND_RATE);
     else this._unsuspendWrite(SUSPEND_RATE);

@@ -159,6 +159,9 @@ export class BuffereventRateLimitGroup {
 
   /** Adds `bev` to the group (it leaves any other group). */
   addToGroup(bev: Bufferevent): void {
+    const old = bev._rateGroup();
+    if (old === this) return;
+    old?.removeFromGroup(bev);
     this.#members.add(bev);
     bev._setGroup(this);
   }

@@ -66,6 +66,8 @@ export class EvConnListener {
   #listener: Deno.Listener;
   #enabled: boolean;
   #accepting = false;
+  /** Freed for its owner with our accept still in flight: ref the listener once it settles. */
+  #giveBack = false;
   #staged: Deno.Conn[] = [];
   #err: Error | null = null;
   #entry: AcceptEntry;
@@ -155,7 +157,10 @@ export class EvConnListener {
     this.#onAccept = (c) => {
       this.#accepting = false;
       if (this.#freed) {
+        // Deno cannot cancel an accept: this one outlived free() and its connection has no
+        // callback to go to (see free()).
         c.close();
+        this.#returnListener();
         return;
       }
       this.#backoff = 0;
@@ -166,7 +171,10 @@ export class EvConnListener {
     };
     this.#onAcceptErr = (e) => {
       this.#accepting = false;
-      if (this.#freed) return;
+      if (this.#freed) {
+        this.#returnListener();
+        return;
+      }
       if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) {
         // The listener was closed under us: nothing more will come.
         this.#enabled = false;
@@ -225,7 +233,11 @@ export class EvConnListener {
     return this.#base;
   }
 
-  /** Stops accepting; with `LEV_OPT_CLOSE_ON_FREE` closes the listener. Safe in its callback. */
+  /**
+   * Stops accepting; with `LEV_OPT_CLOSE_ON_FREE` closes the listener. Safe in its callback.
+   * Without that flag the listener stays open for its owner, but an accept already in flight
+   * cannot be cancelled in Deno: it takes the next connection and closes it.
+   */
   free(): void {
     if (this.#freed) return;
     this.#freed = true;
@@ -243,13 +255,31 @@ export class EvConnListener {
       try {
         this.#listener.close();
       } catch { /* already closed */ }
+    } else if (this.#accepting) {
+      // Left open for its owner, but our accept cannot be cancelled: until it settles it must
+      // not keep the process alive; then the owner gets the listener back ref'ed.
+      this.#giveBack = true;
+      this.#refListener(false);
     } else {
-      // Left open for its owner: a pending accept must not keep the process alive.
-      try {
-        (this.#listener as unknown as { unref?: () => void }).unref?.();
-      } catch { /* closed */ }
+      // Left open for its owner as it came: ref'ed (the stopped loop may have unref'ed it).
+      this.#refListener(true);
     }
     this.#hold();
+  }
+
+  /** Our last accept settled after free(): the owner's listener keeps the process alive again. */
+  #returnListener(): void {
+    if (!this.#giveBack) return;
+    this.#giveBack = false;
+    this.#refListener(true);
+  }
+
+  #refListener(on: boolean): void {
+    const l = this.#listener as unknown as { ref?: () => void; unref?: () => void };
+    try {
+      if (on) l.ref?.();
+      else l.unref?.();
+    } catch { /* closed */ }
   }
 
   /** Runs the callbacks for what was accepted. @ignore */
