@@ -24,6 +24,7 @@ import { EvError } from "../reactor/errors.ts";
 import type { EventBase } from "../reactor/event_base.ts";
 import {
   ChunkedDecoder,
+  drainEmptyLines,
   findHeadEnd,
   headLimitStatus,
   parseResponseHead,
@@ -137,6 +138,8 @@ export class ClientConn implements ClientOwner {
   #givenUsed = false;
   #hostHeader: string;
   #bev: Bufferevent | null = null;
+  /** Empty-line bytes skipped before the status line being awaited (counted against the limit). */
+  #blank = 0;
   #rstate = R_HEAD;
   #bodyLeft = 0;
   #bodyTotal = 0;
@@ -382,6 +385,7 @@ export class ClientConn implements ClientOwner {
 
   #resetTransportState(): void {
     this.#rstate = R_HEAD;
+    this.#blank = 0;
     this.#closeAfter = false;
     this.#noMoreSends = false;
     this.#gotBytes = false;
@@ -588,6 +592,16 @@ export class ClientConn implements ClientOwner {
   /** Parses one head; false when more bytes are needed or the request failed. */
   #parseHead(bev: Bufferevent, input: Evbuffer): boolean {
     const max = this.conn._maxHeadersSize;
+    // Empty lines before a status line are skipped, but count against the head limit.
+    this.#blank += drainEmptyLines(input);
+    if (max >= 0 && this.#blank > max) {
+      this.#failCurrent(
+        EVREQ_HTTP_INVALID_HEADER,
+        new EvError(`over ${max} bytes of empty lines before the status line`),
+      );
+      return false;
+    }
+    if (input.length === 0) return false;
     let view = input.peek(1)[0]!;
     let end = findHeadEnd(view, 0);
     if (end < 0 && view.length < input.length) {
@@ -605,6 +619,7 @@ export class ClientConn implements ClientOwner {
     if (end < 0) return false;
     const rc = parseResponseHead(view, 0, end, head);
     input.drain(end);
+    this.#blank = 0;
     if (rc !== 0) {
       this.#failCurrent(
         EVREQ_HTTP_INVALID_HEADER,
@@ -774,7 +789,7 @@ export class ClientConn implements ClientOwner {
     this.#rstate = R_HEAD;
     this.#gotBytes = false;
     req._cx!.owner = null;
-    if (this.#closeAfter) this.#dropTransport();
+    if (this.#closeAfter || this.#unsolicited()) this.#dropTransport();
     // The next request goes out before the callback runs (libevent's order).
     this.#kick();
     const cb = req._cb;
@@ -784,6 +799,17 @@ export class ClientConn implements ClientOwner {
     } catch (e) {
       this.base._reportError(e);
     }
+  }
+
+  /**
+   * Whether bytes other than empty lines follow a response while no other request is on the
+   * wire: nobody asked for them, and the next request must not take them for its answer.
+   */
+  #unsolicited(): boolean {
+    const input = this.#bev?.getInput();
+    if (this.nSent !== 0 || input === undefined || input.length === 0) return false;
+    drainEmptyLines(input);
+    return input.length > 0;
   }
 
   /** The first request on the wire failed: drop the transport, go on with the others. */

@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { Evbuffer } from "../bufferevent/evbuffer.ts";
 import { EVHTTP_REQ_CONNECT, EVHTTP_REQ_OPTIONS, evhttpMethodFromName } from "./constants.ts";
 import { Evkeyvalq, lowerKey } from "./keyvalq.ts";
 import { EvhttpUri } from "./uri.ts";
@@ -210,6 +211,33 @@ export function skipEmptyLines(view: Uint8Array, from: number, end: number = vie
     else break;
   }
   return p;
+}
+
+/**
+ * Drains the empty lines (CRLF or bare LF) at the front of `input`, across chunks, and returns
+ * how many bytes went. Callers count them against their head-size limit: ignoring them must not
+ * let a peer buffer an endless run of them. A CR that may be the first half of a CRLF split
+ * across reads stays until its LF arrives.
+ *
+ * @ignore
+ */
+export function drainEmptyLines(input: Evbuffer): number {
+  let total = 0;
+  while (input.length > 0) {
+    const v = input._front();
+    const from = input._frontOff;
+    const to = input._frontEnd;
+    let p = skipEmptyLines(v, from, to);
+    if (p === from) {
+      // A CR ending this chunk, its LF starting the next.
+      if (v[from] !== CR || to - from !== 1 || input.length < 2) break;
+      if (input.pullup(2)![1] !== LF) break;
+      p = from + 2;
+    }
+    input.drain(p - from);
+    total += p - from;
+  }
+  return total;
 }
 
 /**

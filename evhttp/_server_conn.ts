@@ -24,6 +24,7 @@ import type { EventBase } from "../reactor/event_base.ts";
 import { httpDate } from "./_date.ts";
 import {
   ChunkedDecoder,
+  drainEmptyLines,
   findHeadEnd,
   headLimitStatus,
   memoRequestHead,
@@ -226,9 +227,13 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   req: EvhttpRequest | null = null;
   /** Set while the server is shutting down or the lifetime cap passed: close after a reply. */
   closeSoon = false;
+  /** Refused over the connection limit (answered 503, closing). */
+  refused = false;
   #bev: Bufferevent;
   #entry: ProcessEntry;
   #processing = false;
+  /** Empty-line bytes ignored before the request line being awaited (counted against the limit). */
+  #blank = 0;
   #peerEof = false;
   #bodyLeft = 0;
   #decoder: ChunkedDecoder | null = null;
@@ -425,11 +430,10 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     try {
       const bev = this.#bev;
       const input = bev.getInput();
-      const output = bev.getOutput();
       for (;;) {
         const st = this.state;
         if (st === S_HEAD) {
-          if (output.length >= OUT_HIGH || this.#needAttach) {
+          if (this.#heldBack()) {
             this.#want |= W_RESUME;
             this.#syncWriteCb();
             break;
@@ -448,6 +452,11 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     }
   }
 
+  /** Whether parsing the next request waits for the output to drain or for the attach. */
+  #heldBack(): boolean {
+    return this.#bev.getOutput().length >= OUT_HIGH || this.#needAttach;
+  }
+
   /** Tries to parse one head; false when more bytes are needed or the connection is closing. */
   #parseHead(input: Evbuffer): boolean {
     // The first chunk is parsed in place: its array and live range, no view allocated.
@@ -455,6 +464,20 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     let from = input._frontOff;
     let to = input._frontEnd;
     const max = this._maxHeadersSize;
+    const c0 = view[from];
+    if (c0 === 0x0d || c0 === 0x0a) {
+      // Empty lines before a request line are ignored (RFC 9112 §2.2) but count against the
+      // header limit, so a flood of them is neither buffered nor endless.
+      this.#blank += drainEmptyLines(input);
+      if (max >= 0 && this.#blank > max) {
+        this.#protocolError(400, false);
+        return false;
+      }
+      if (input.length === 0) return false;
+      view = input._front();
+      from = input._frontOff;
+      to = input._frontEnd;
+    }
     // A head byte-equal to the last good one replays that parse (within this server's limit).
     let end = replayRequestHead(view, from, to, head);
     let code = 0;
@@ -483,6 +506,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       if (code === 0) memoRequestHead(view, from, end, head);
     }
     input.drain(end - from);
+    this.#blank = 0;
     this.#headTimer?.disarm();
     if (code !== 0) {
       if (code === 501 && head.errorReason === UNKNOWN_METHOD && this._extMethodCmp !== null) {
@@ -724,6 +748,9 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     const output = this.#bev.getOutput();
     // A short ASCII body goes out with the head, in the same append.
     const inline = send && bodyStr !== null ? bodyStr : null;
+    // Answered before its body was read: the rest is discarded and the connection closes, so
+    // the head must say so (a keep-alive client would send its next request into the void).
+    if (this.state === S_BODY) this.#closeAfter = true;
     this.#writeHead(output, req, code, reason, allow, allow ? bodyLen : -1, false, inline);
     if (send && inline === null) {
       if (bodyBytes !== null) output.add(bodyBytes);
@@ -1105,7 +1132,9 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   #requestDone(req: EvhttpRequest): void {
     req._owner = null;
     if (req._onComplete !== null) this.#queueComplete(req);
-    if (this.#closeAfter || this.state === S_BODY) {
+    // closeSoon: shutdown() or the lifetime cap came after this reply's head (a streamed
+    // reply's head goes out at its start), so the head could not say it; close now.
+    if (this.#closeAfter || this.closeSoon || this.state === S_BODY) {
       this.#beginClose();
       return;
     }
@@ -1188,7 +1217,11 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     switch (this.state) {
       case S_HEAD:
         if (this.#bev.getInput().length === 0) this.#closeWhenWritten();
-        else this.#writeErrorPage(null, 408, undefined, null);
+        else if (this.#heldBack() || (this.#want & W_RESUME) !== 0) {
+          // What is buffered waits on us (earlier replies to drain, or the newreqcb attach),
+          // not on the client: keep reading meanwhile.
+          this.#bev.enable(EV_READ);
+        } else this.#writeErrorPage(null, 408, undefined, null);
         return;
       case S_BODY:
         this.#writeErrorPage(null, 408, undefined, null);
@@ -1246,6 +1279,10 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     const bev = this.#bev;
     const want = this.#want !== 0;
     if (want !== (bev._writecb !== null)) bev.setcb(onRead, want ? onWrite : null, onEvent, this);
+  }
+
+  override _gone(): boolean {
+    return this.state === S_FREED;
   }
 
   override _close(): void {

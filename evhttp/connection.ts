@@ -339,6 +339,11 @@ export class EvhttpConnection {
     else this._bev?.setTimeouts(this._readTimeout, this._writeTimeout);
   }
 
+  /** Whether this connection is gone for the requests it served (a closed server side). @ignore */
+  _gone(): boolean {
+    return false;
+  }
+
   /** Closes the transport; subclasses override. @ignore */
   _close(): void {
     const bev = this._bev;

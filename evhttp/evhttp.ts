@@ -225,6 +225,11 @@ export class Evhttp {
   _extMethodCmp: EvhttpExtMethodCb | null = null;
   #bound: Set<EvhttpBoundSocket> = new Set();
   #conns: Set<ServerConn> = new Set();
+  /**
+   * Connections in `#conns` refused with 503: they linger to deliver it (closing with unread
+   * input would reset it away) but, as in libevent, no longer count against the limit.
+   */
+  #nRefused = 0;
   #routes: Map<string, Route> = new Map();
   #gencb: RequestCb | null = null;
   #genarg: unknown = undefined;
@@ -492,9 +497,9 @@ export class Evhttp {
     this._maxConnections = n > 0 ? n : 0;
   }
 
-  /** Connections currently open. */
+  /** Connections currently open (not counting refused ones still delivering their 503). */
   getConnectionCount(): number {
-    return this.#conns.size;
+    return this.#conns.size - this.#nRefused;
   }
 
   /**
@@ -625,13 +630,16 @@ export class Evhttp {
     }
     const sc = new ServerConn(this._base, this, bev, remote);
     this.#conns.add(sc);
-    if (this._maxConnections > 0 && this.#conns.size > this._maxConnections) sc.reject503();
-    else sc.start();
+    if (this._maxConnections > 0 && this.#conns.size - this.#nRefused > this._maxConnections) {
+      this.#nRefused++;
+      sc.refused = true;
+      sc.reject503();
+    } else sc.start();
   }
 
   /** A connection closed. @ignore */
   _connClosed(sc: ServerConn): void {
-    this.#conns.delete(sc);
+    if (this.#conns.delete(sc) && sc.refused) this.#nRefused--;
     if (this.#conns.size === 0 && this.#shutdownPromise !== null) this.#finishShutdown();
   }
 

@@ -258,7 +258,9 @@ export class EvhttpRequest {
 
   /** The connection, or `null` once the client went away (or for an unsent client request). */
   getConnection(): EvhttpConnection | null {
-    return this._conn;
+    const c = this._conn;
+    // Requests answered earlier on a connection that closed since still point at it.
+    return c !== null && !c._gone() ? c : null;
   }
 
   /**
