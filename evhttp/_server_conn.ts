@@ -53,7 +53,7 @@ import {
   type ReplyChunkCb,
   type RequestOwner,
 } from "./request.ts";
-import { statusAllowsBody } from "./status.ts";
+import { reasonPhrase, statusAllowsBody } from "./status.ts";
 import { evhttpHtmlescape, requestPath } from "./uri.ts";
 
 const S_HEAD = 0;
@@ -80,6 +80,11 @@ const W_ATTACH = 16;
 
 const CONTINUE_LINE = "HTTP/1.1 100 Continue\r\n\r\n";
 const encoder = new TextEncoder();
+
+/** A 2xx answer to CONNECT: it opens a tunnel, so it carries no body and no framing. */
+function connectOk(req: EvhttpRequest, code: number): boolean {
+  return code >= 200 && code < 300 && req._method === EVHTTP_REQ_CONNECT;
+}
 
 /** Shared by every connection: parsing is synchronous, the fields are copied out at once. */
 const head = new RequestHead();
@@ -574,7 +579,9 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     // path found and checked for the previous one.
     const uri = head.uri;
     let path: string | null;
-    if (uri === lastTarget) path = lastPath;
+    // CONNECT's authority-form target has no path (libevent routes it with an empty one).
+    if (head.method === EVHTTP_REQ_CONNECT) path = "";
+    else if (uri === lastTarget) path = lastPath;
     else {
       path = requestPath(uri);
       if (path !== null && path.indexOf("\0") >= 0) path = null;
@@ -717,7 +724,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   _sendReply(req: EvhttpRequest, code: number, reason: string | null, body?: ReplyBody): void {
     if (this.req !== req || this.state === S_FREED) return;
     req._code = code;
-    req._reason = reason ?? "";
+    req._reason = reason ?? reasonPhrase(code);
     let bodyBytes: Uint8Array | null = null;
     let bodyStr: string | null = null;
     let bodyLen = 0;
@@ -744,7 +751,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       }
     }
     const allow = statusAllowsBody(code);
-    const send = allow && req._bodyOut && req._method !== EVHTTP_REQ_CONNECT;
+    const send = allow && req._bodyOut && !connectOk(req, code);
     const output = this.#bev.getOutput();
     // A short ASCII body goes out with the head, in the same append.
     const inline = send && bodyStr !== null ? bodyStr : null;
@@ -769,9 +776,9 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   _replyStart(req: EvhttpRequest, code: number, reason: string | null): void {
     if (this.req !== req || this.state === S_FREED) return;
     req._code = code;
-    req._reason = reason ?? "";
+    req._reason = reason ?? reasonPhrase(code);
     const allow = statusAllowsBody(code);
-    const hasBody = allow && req._bodyOut && req._method !== EVHTTP_REQ_CONNECT;
+    const hasBody = allow && req._bodyOut && !connectOk(req, code);
     if (this.state === S_BODY) this.#closeAfter = true;
     this.#writeHead(this.#bev.getOutput(), req, code, reason, allow, -1, hasBody, null);
     req._replyState = REPLY_STREAMING;
@@ -858,7 +865,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     k.h = h;
     k.ct = ct;
     k.allow = allow;
-    k.connectOk = code >= 200 && code < 300 && req._method === EVHTTP_REQ_CONNECT;
+    k.connectOk = connectOk(req, code);
     k.bodyLen = bodyLen;
     k.bodyOut = req._bodyOut;
     const hit = !stream && headCacheHit(this._base);
@@ -957,7 +964,8 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       put(date);
       put("\r\n");
     }
-    if (allow) {
+    // A 2xx answer to CONNECT starts a tunnel: no body, so no framing (RFC 9110 §9.3.6).
+    if (allow && !connectOk) {
       if (!hasType && (bodyLen > 0 || stream || req._bodyOut)) {
         if (ct !== null) {
           put("Content-Type: ");
@@ -1036,7 +1044,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     }
     if (req !== null) {
       req._code = code;
-      req._reason = "";
+      req._reason = reasonPhrase(code);
       req._replyState = REPLY_DONE;
       if (req._outHeaders !== null) req._outHeaders.clear();
       if (req._outBuf !== null) req._outBuf.drain(req._outBuf.length);
@@ -1086,6 +1094,8 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     req._minor = head.minor;
     req._inHeaders = head.headers;
     req._hostHeader = head.host;
+    // The newreqcb may have asked for the host or URI before there was a head.
+    req._resetDerived();
   }
 
   /** The `Allow` value for a 405 (extension methods named by the callback). */

@@ -7,7 +7,7 @@
 
 import { Evbuffer } from "../bufferevent/evbuffer.ts";
 import { EvError } from "../reactor/errors.ts";
-import { EVHTTP_URI_NONCONFORMANT } from "./constants.ts";
+import { EVHTTP_REQ_CONNECT, EVHTTP_URI_NONCONFORMANT } from "./constants.ts";
 import type { EvhttpConnection } from "./connection.ts";
 import { Evkeyvalq } from "./keyvalq.ts";
 import { EvhttpUri } from "./uri.ts";
@@ -188,10 +188,23 @@ export class EvhttpRequest {
    */
   getEvhttpUri(): EvhttpUri {
     if (this.#uriObj === null) {
-      this.#uriObj = EvhttpUri.parse(this._uri, EVHTTP_URI_NONCONFORMANT) ??
+      // CONNECT's target is an authority (`host:port`), as libevent's
+      // evhttp_uri_parse_authority reads it; others are parsed as URI references.
+      const s = this._method === EVHTTP_REQ_CONNECT ? "//" + this._uri : this._uri;
+      this.#uriObj = EvhttpUri.parse(s, EVHTTP_URI_NONCONFORMANT) ??
         new EvhttpUri(EVHTTP_URI_NONCONFORMANT);
     }
     return this.#uriObj;
+  }
+
+  /**
+   * The target or Host changed (a server request filled from its head): forget what was derived
+   * from them.
+   * @ignore
+   */
+  _resetDerived(): void {
+    this.#host = undefined;
+    this.#uriObj = null;
   }
 
   /**

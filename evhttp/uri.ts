@@ -137,7 +137,10 @@ function bracketAddr(s: string): number {
     let i = 2;
     if (!isHex(s.charCodeAt(i))) return 0;
     while (i < n - 1 && isHex(s.charCodeAt(i))) i++;
-    if (s.charCodeAt(i) !== 0x2e) return 0;
+    if (s.charCodeAt(i) !== 0x2e || i + 1 >= n - 1) return 0;
+    // IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ): no percent-encoding.
+    const pct = s.indexOf("%", i + 1);
+    if (pct >= 0 && pct < n - 1) return 0;
     return charsOk(s, i + 1, n - 1, ":") ? 2 : 0;
   }
   return isIpv6(s.slice(1, n - 1)) ? 1 : 0;
@@ -691,7 +694,8 @@ export function evhttpParseQueryStr(query: string): Evkeyvalq {
  * ```
  */
 export function evhttpParseQuery(uri: string): Evkeyvalq | null {
-  const u = EvhttpUri.parse(uri, EVHTTP_URI_NONCONFORMANT);
+  // Strict, as libevent's evhttp_parse_query: a malformed URI gives null.
+  const u = EvhttpUri.parse(uri, 0);
   if (u === null) return null;
   if (u.query === null) return new Evkeyvalq();
   return evhttpParseQueryStrFlags(u.query, 0);
