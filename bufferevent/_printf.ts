@@ -190,20 +190,19 @@ export function formatPrintf(fmt: string, args: readonly unknown[]): string {
           body = Number.isNaN(a) ? "nan" : "inf";
           zero = false;
         } else if (conv === "f" || conv === "F") {
-          body = a.toFixed(prec < 0 ? 6 : Math.min(prec, 100));
+          body = cFixed(a, prec < 0 ? 6 : Math.min(prec, 100));
         } else if (conv === "e" || conv === "E") {
-          body = a.toExponential(prec < 0 ? 6 : Math.min(prec, 100)).replace(
-            /e([+-])(\d)$/,
-            "e$10$2",
-          );
+          body = cExp(a, prec < 0 ? 6 : Math.min(prec, 100)).replace(/e([+-])(\d)$/, "e$10$2");
         } else {
           const pr = prec < 0 ? 6 : prec === 0 ? 1 : Math.min(prec, 100);
-          const exp = a === 0 ? 0 : Math.floor(Math.log10(a));
-          if (exp < -4 || exp >= pr) {
-            body = a.toExponential(pr - 1).replace(/e([+-])(\d)$/, "e$10$2");
+          // C takes the exponent X of the %e form after rounding to pr significant digits.
+          const e = cExp(a, pr - 1);
+          const x = Number(e.slice(e.indexOf("e") + 1));
+          if (x < -4 || x >= pr) {
+            body = e.replace(/e([+-])(\d)$/, "e$10$2");
             if (!alt) body = body.replace(/\.?0+e/, "e");
           } else {
-            body = a.toFixed(Math.max(0, pr - 1 - exp));
+            body = cFixed(a, pr - 1 - x);
             if (!alt && body.includes(".")) body = body.replace(/\.?0+$/, "");
           }
         }
@@ -217,4 +216,52 @@ export function formatPrintf(fmt: string, args: readonly unknown[]): string {
     }
   }
   return out;
+}
+
+/** Extra digits that show whether a double sits exactly on a rounding tie. */
+const TIE_DIGITS = 25;
+
+/**
+ * Whether `digits` (the decimal digits after the `keep` kept ones, `TIE_DIGITS` of them) show an
+ * exact tie: a 5 and then zeros. A double that close to a tie is on it (its spacing is far
+ * larger than 10^-TIE_DIGITS of its leading digit).
+ */
+function isTie(tail: string): boolean {
+  if (tail.length === 0 || tail.charCodeAt(0) !== 0x35) return false;
+  for (let i = 1; i < tail.length; i++) if (tail.charCodeAt(i) !== 0x30) return false;
+  return true;
+}
+
+/**
+ * `a.toFixed(f)` (a ≥ 0, finite) with C's rounding: exact ties go to the even digit (toFixed
+ * rounds them up), and 1e21 and over prints every digit (toFixed switches to exponent form).
+ */
+function cFixed(a: number, f: number): string {
+  if (a >= 1e21) {
+    const int = BigInt(a).toString();
+    return f > 0 ? int + "." + "0".repeat(f) : int;
+  }
+  const p = Math.min(100, f + TIE_DIGITS);
+  if (p === f) return a.toFixed(f);
+  const t = a.toFixed(p);
+  const cut = t.length - (p - f);
+  if (isTie(t.slice(cut))) {
+    const kept = f === 0 ? t.slice(0, cut - 1) : t.slice(0, cut);
+    if ((kept.charCodeAt(kept.length - 1) & 1) === 0) return kept;
+  }
+  return a.toFixed(f);
+}
+
+/** `a.toExponential(f)` (a ≥ 0, finite) with exact ties rounded to the even digit, as C does. */
+function cExp(a: number, f: number): string {
+  const p = Math.min(100, f + TIE_DIGITS);
+  if (p === f) return a.toExponential(f);
+  const t = a.toExponential(p);
+  const e = t.indexOf("e");
+  const cut = e - (p - f);
+  if (isTie(t.slice(cut, e))) {
+    const kept = f === 0 ? t.slice(0, cut - 1) : t.slice(0, cut);
+    if ((kept.charCodeAt(kept.length - 1) & 1) === 0) return kept + t.slice(e);
+  }
+  return a.toExponential(f);
 }

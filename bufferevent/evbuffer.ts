@@ -56,6 +56,14 @@ const LF = 10;
 const CR = 13;
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A byte count or position: a non-negative integer (or Infinity, "all"). Fractions would leave
+ * lengths and offsets fractional (libevent's counts are `size_t`).
+ */
+function isCount(n: number): boolean {
+  return n >= 0 && Math.floor(n) === n;
+}
 const encoder = new TextEncoder();
 // ignoreBOM keeps a leading U+FEFF in the text: lines are returned byte for byte.
 const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
@@ -459,7 +467,7 @@ export class Evbuffer {
    */
   copyoutFrom(pos: number, n: number): Uint8Array {
     if (this._frozenFront) throw new EvbufferFrozenError("copyout", true);
-    if (!(pos >= 0 && pos <= this._len)) {
+    if (!(isCount(pos) && pos <= this._len)) {
       throw new RangeError(`Evbuffer.copyoutFrom: position ${pos} outside 0..${this._len}`);
     }
     n = this._avail(pos, n);
@@ -534,7 +542,7 @@ export class Evbuffer {
    */
   search(what: Uint8Array | string, start = 0, end: number = this._len): number {
     const needle = typeof what === "string" ? encoder.encode(what) : what;
-    if (!(start >= 0)) throw new RangeError(`Evbuffer.search: invalid start ${start}`);
+    if (!isCount(start)) throw new RangeError(`Evbuffer.search: invalid start ${start}`);
     if (end > this._len) end = this._len;
     const nlen = needle.length;
     if (nlen === 0) return start <= end ? start : -1;
@@ -573,7 +581,7 @@ export class Evbuffer {
    */
   peek(n = -1, start = 0): Uint8Array[] {
     const out: Uint8Array[] = [];
-    if (!(start >= 0)) throw new RangeError(`Evbuffer.peek: invalid start ${start}`);
+    if (!isCount(start)) throw new RangeError(`Evbuffer.peek: invalid start ${start}`);
     if (start >= this._len || n === 0) return out;
     let want = n < 0 || start + n > this._len ? this._len - start : n;
     if (this._nFiles !== 0) {
@@ -605,7 +613,7 @@ export class Evbuffer {
    */
   reserveSpace(n: number): Uint8Array {
     if (this._frozenEnd) throw new EvbufferFrozenError("reserveSpace", false);
-    if (!(n >= 0)) throw new RangeError(`Evbuffer.reserveSpace: invalid size ${n}`);
+    if (!isCount(n)) throw new RangeError(`Evbuffer.reserveSpace: invalid size ${n}`);
     const c = this._c;
     let last = this._h < c.length ? c[c.length - 1] : null;
     if (
@@ -637,7 +645,7 @@ export class Evbuffer {
     const c = this._c;
     if (
       ch === null || c[c.length - 1] !== ch || ch.end !== this._resEnd ||
-      !(n > 0 && n <= this._resView.length)
+      !(n > 0 && n <= this._resView.length && isCount(n))
     ) {
       throw new RangeError(`Evbuffer.commitSpace: ${n} bytes exceed the reserved space`);
     }
@@ -651,7 +659,7 @@ export class Evbuffer {
   /** Ensures at least `n` bytes can be appended without allocating (`evbuffer_expand`). */
   expand(n: number): void {
     if (this._frozenEnd) throw new EvbufferFrozenError("expand", false);
-    if (!(n >= 0)) throw new RangeError(`Evbuffer.expand: invalid size ${n}`);
+    if (!isCount(n)) throw new RangeError(`Evbuffer.expand: invalid size ${n}`);
     const c = this._c;
     const last = this._h < c.length ? c[c.length - 1] : null;
     if (last !== null && last.flags === 0 && last.buf.length - last.end >= n) return;
@@ -897,7 +905,7 @@ export class Evbuffer {
 
   /** Drains `n` bytes ignoring the front-freeze flag; runs change callbacks. @ignore */
   _drainInternal(n: number): void {
-    if (!(n >= 0)) throw new RangeError(`Evbuffer.drain: invalid count ${n}`);
+    if (!isCount(n)) throw new RangeError(`Evbuffer.drain: invalid count ${n}`);
     if (n > this._len) n = this._len;
     if (n === 0) return;
     this._cut(n);
@@ -920,7 +928,7 @@ export class Evbuffer {
 
   /** {@linkcode removeBuffer} ignoring both buffers' freeze flags. @ignore */
   _removeBufferInternal(dst: Evbuffer, n: number): number {
-    if (!(n >= 0)) throw new RangeError(`Evbuffer.removeBuffer: invalid count ${n}`);
+    if (!isCount(n)) throw new RangeError(`Evbuffer.removeBuffer: invalid count ${n}`);
     if (dst === this || n === 0 || this._len === 0) return 0;
     if (n >= this._len) {
       const all = this._len;
@@ -989,7 +997,7 @@ export class Evbuffer {
 
   /** Clamps a count to the bytes available from `pos`; RangeError on negative or NaN. */
   private _avail(pos: number, n: number): number {
-    if (!(n >= 0)) throw new RangeError(`Evbuffer: invalid byte count ${n}`);
+    if (!isCount(n)) throw new RangeError(`Evbuffer: invalid byte count ${n}`);
     if (pos + n > this._len) n = this._len - pos;
     if (this._nFiles !== 0 && n > 0) {
       this._need(pos + n);
@@ -1523,7 +1531,8 @@ export class Evbuffer {
     ) {
       throw new RangeError(`Evbuffer: unknown EOL style ${style}`);
     }
-    if (!(start >= 0) || start >= this._len) return -1;
+    if (!isCount(start)) throw new RangeError(`Evbuffer: invalid start ${start}`);
+    if (start >= this._len) return -1;
     if (this._nFiles !== 0) {
       this._need(this._len);
       if (start >= this._len) return -1;

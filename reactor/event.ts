@@ -60,6 +60,8 @@ export class Event extends ActiveEntry {
   /** The flags it was created with (`EV_READ | EV_PERSIST`, …). */
   readonly events: number;
   #cb: EventCallback;
+  /** Bumped by every del(): a signal callback series stops when one of its calls deletes. */
+  #dels = 0;
   #arg: unknown;
 
   /** @ignore */
@@ -118,17 +120,26 @@ export class Event extends ActiveEntry {
    */
   add(timeoutMs?: number): void {
     if ((this._state & ST_FREED) !== 0) throw new TypeError("event has been freed");
+    // Validate before changing anything: a failed add leaves the event as it was (libevent).
+    if (timeoutMs !== undefined && (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs))) {
+      throw new RangeError(`invalid timeout ${timeoutMs}`);
+    }
     const base = this.base;
     if ((this.events & (IO_MASK | EV_SIGNAL)) !== 0 && (this._state & ST_INSERTED) === 0) {
+      const counted = (this._state & ST_COUNTED) !== 0;
       this._state |= ST_INSERTED;
       this.#count();
-      if ((this.events & EV_SIGNAL) !== 0) base._signalAdd(this);
-      else (this.source as Socket)._register(this);
+      try {
+        if ((this.events & EV_SIGNAL) !== 0) base._signalAdd(this);
+        else (this.source as Socket)._register(this);
+      } catch (e) {
+        // A signal the runtime refuses (SIGKILL, …): not pending, not counted.
+        this._state &= ~ST_INSERTED;
+        if (!counted) this.#uncount();
+        throw e;
+      }
     }
     if (timeoutMs !== undefined) {
-      if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
-        throw new RangeError(`invalid timeout ${timeoutMs}`);
-      }
       const timers = base._timers;
       if (timers.armed(this)) timers.remove(this);
       else this.#count();
@@ -156,6 +167,7 @@ export class Event extends ActiveEntry {
     if (this._queued) base._deactivate(this);
     this._res = 0;
     this._ncalls = 0;
+    this.#dels++;
     this.#uncount();
   }
 
@@ -191,7 +203,14 @@ export class Event extends ActiveEntry {
   /** Absolute wall-clock time (ms since the epoch) the timeout expires at, or null if none. */
   timeoutAt(): number | null {
     if (!this.base._timers.armed(this)) return null;
-    return this._deadline - this.base._monoNow() + Date.now();
+    // Deadlines are on the performance.now() clock: convert with its own origin, not with a
+    // cached "now" taken earlier in the pass.
+    return performance.timeOrigin + this._deadline;
+  }
+
+  /** Added (I/O or signal interest registered, or a timeout armed). @ignore */
+  _inserted(): boolean {
+    return (this._state & ST_INSERTED) !== 0 || this.base._timers.armed(this);
   }
 
   /** Sets the priority (0 = most urgent); RangeError out of range or while the event is active. */
@@ -276,11 +295,15 @@ export class Event extends ActiveEntry {
     if ((this.events & EV_SIGNAL) !== 0) {
       let n = this._ncalls;
       this._ncalls = 0;
+      // libevent runs the callback ncalls times; a loopbreak, or a del()/free() from one of
+      // the calls, ends the series (a series on an event that was never added runs whole).
+      const dels = this.#dels;
       while (n-- > 0) {
         base._invoke(this.#cb, this.source, res, this.#arg);
-        if (base._breakRequested() || (persist && (this._state & ST_INSERTED) === 0)) break;
+        if (base._breakRequested() || this.#dels !== dels) break;
       }
       if (!persist) this._ncalls = 0;
+      this.#uncountIfIdle();
       return;
     }
     base._invoke(this.#cb, this.source, res, this.#arg);
@@ -290,6 +313,18 @@ export class Event extends ActiveEntry {
         persist && (this._state & ST_INSERTED) !== 0 && (this.events & EV_ET) === 0,
       );
     }
+    this.#uncountIfIdle();
+  }
+
+  /**
+   * After a run: an event neither added, armed nor active again (its timeout removed before it
+   * ran, say) no longer keeps the loop from returning.
+   */
+  #uncountIfIdle(): void {
+    if (
+      (this._state & (ST_COUNTED | ST_INSERTED)) === ST_COUNTED && !this._queued &&
+      !this.base._timers.armed(this)
+    ) this.#uncount();
   }
 
   #count(): void {

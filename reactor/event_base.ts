@@ -49,6 +49,8 @@ export type LogCallback = (severity: number, msg: string) => void;
 
 const noop = () => {};
 const KEEPALIVE_MS = 0x7fffffff;
+/** The longest delay a runtime timer takes. */
+const MAX_TIMER_MS = 0x7fffffff;
 
 function yieldMacrotask(): Promise<void> {
   return new Promise((r) => setImmediate(r));
@@ -244,8 +246,7 @@ export class EventBase {
     const active: Event[] = [];
     this.foreachEvent((ev) => {
       if (ev._queued) active.push(ev);
-      const p = ev.pending(EV_READ | EV_WRITE | EV_CLOSED | EV_SIGNAL | EV_TIMEOUT);
-      if ((p & ~ev._res) === 0 && ev._queued && ev.pending(EV_TIMEOUT) === 0) return;
+      if (!ev._inserted()) return;
       let s = `  ${describeSource(ev.source)}`;
       if ((ev.events & EV_READ) !== 0) s += " Read";
       if ((ev.events & EV_WRITE) !== 0) s += " Write";
@@ -588,7 +589,10 @@ export class EventBase {
       if (d <= now) return true;
       if (d < this.#armedDeadline) {
         if (this.#timerId !== 0) clearTimeout(this.#timerId);
-        this.#timerId = setTimeout(this.#timerFired, Math.ceil(d - now)) as unknown as number;
+        // Runtime timers take at most 2^31 - 1 ms (longer ones fire at once): wake at that
+        // bound and re-arm, rather than spin.
+        const ms = Math.min(Math.ceil(d - now), MAX_TIMER_MS);
+        this.#timerId = setTimeout(this.#timerFired, ms) as unknown as number;
         Deno.unrefTimer(this.#timerId);
         this.#armedDeadline = d;
       }
