@@ -710,11 +710,13 @@ export class EvdnsBase {
       }
     }
     if ((flags & DNS_OPTION_SEARCH) !== 0) {
-      this.searchClear();
       if (conf.search !== null) {
-        // searchAdd prepends (libevent), so add in reverse to keep file order.
+        // A search/domain line replaces the list (libevent); searchAdd prepends, so add in
+        // reverse to keep file order.
+        this.searchClear();
         for (let i = conf.search.length - 1; i >= 0; i--) this.searchAdd(conf.search[i]);
-      } else {
+      } else if (this.#search.length === 0) {
+        // No such line: domains added before stay; the hostname's domain only fills an empty list.
         let host = "";
         try {
           host = Deno.hostname();
@@ -737,7 +739,9 @@ export class EvdnsBase {
       }
     }
     if ((flags & DNS_OPTION_HOSTSFILE) !== 0) this.loadHosts("/etc/hosts");
-    if ((flags & DNS_OPTION_NAMESERVERS) !== 0 && conf.nameservers.length === 0) {
+    // "No nameservers" is the resolver's state after parsing, not the file's (libevent checks
+    // its server list): an unparsable line adds none; servers added before count.
+    if ((flags & DNS_OPTION_NAMESERVERS) !== 0 && this.#servers.length === 0) {
       if ((flags & DNS_OPTION_NAMESERVERS_NO_DEFAULT) === 0) this.nameserverIpAdd("127.0.0.1");
       return 6;
     }
@@ -819,9 +823,13 @@ export class EvdnsBase {
         if (key === "use-vc") o.useVc = true;
         else o.ignoreTc = true;
         break;
-      case "edns-udp-size":
+      case "edns-udp-size": {
+        const prev = o.ednsUdpSize;
         o.ednsUdpSize = clip(int(), 512, 65535);
+        // Sockets read at most the size they were opened for: larger answers need new ones.
+        if (o.ednsUdpSize > Math.max(4096, prev)) this.#retireSockets();
         break;
+      }
       case "so-rcvbuf":
       case "so-sndbuf":
         int();
@@ -1112,7 +1120,14 @@ export class EvdnsBase {
         }
         chan.send(req._packet!);
       } else {
-        const sock = this.#sockFor(ns.addr);
+        // A retransmission goes out on the socket the query already used (libevent resends the
+        // same packet the same way), so a late answer to an earlier copy is still accepted;
+        // only a fresh query, or one moving to a server of another family, takes the current one.
+        const prev = req._sock;
+        const sock = prev !== null && !prev.closed && prev.family === ns.addr.family &&
+            prev.bound === this.#wantsBind(ns.addr)
+          ? prev
+          : this.#sockFor(ns.addr);
         if (req._sock !== sock) {
           req._sock?.release();
           req._sock = sock;
@@ -1126,10 +1141,27 @@ export class EvdnsBase {
     t.arm(this.#opts.timeoutMs);
   }
 
-  #sockFor(addr: ServerAddr): UdpSock {
+  /** Whether queries to `addr` go out from the `bind-to` address. */
+  #wantsBind(addr: ServerAddr): boolean {
     const bindTo = this.#opts.bindTo;
     const bindFam = bindTo === null ? 0 : bindTo.includes(":") ? 6 : 4;
-    const useBind = bindFam === addr.family && !isLoopback(addr);
+    return bindFam === addr.family && !isLoopback(addr);
+  }
+
+  /** Retires the current UDP sockets: the next queries open new ones (with current options). */
+  #retireSockets(): void {
+    for (let i = 0; i < this.#socks.length; i++) {
+      const s = this.#socks[i];
+      if (s === null) continue;
+      s.retired = true;
+      if (s.users === 0) s.close();
+      this.#socks[i] = null;
+    }
+  }
+
+  #sockFor(addr: ServerAddr): UdpSock {
+    const bindTo = this.#opts.bindTo;
+    const useBind = this.#wantsBind(addr);
     const slot = (addr.family === 6 ? 1 : 0) + (useBind ? 2 : 0);
     let s = this.#socks[slot];
     if (s === null || s.uses >= QUERIES_PER_SOCKET) {
@@ -1341,7 +1373,10 @@ export class EvdnsBase {
     if (req === undefined || req._sock !== sock || req._tcp) return;
     let ns: Nameserver | null = null;
     for (const s of req._asked) {
-      if (s.addr.port === from.port && s.addr.hostname === canonicalHost(from.hostname)) {
+      if (
+        s.addr.port === from.port &&
+        canonicalHost(s.addr.hostname) === canonicalHost(from.hostname)
+      ) {
         ns = s;
         break;
       }
