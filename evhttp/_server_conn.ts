@@ -245,6 +245,8 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   #headTimer: InternalTimer | null = null;
   #lifeTimer: InternalTimer | null = null;
   #lingerTimer: InternalTimer | null = null;
+  /** After the peer's EOF with a request in the handler: how long the reply may take to begin. */
+  #eofTimer: InternalTimer | null = null;
   #want = 0;
   #chunkCbs: (ReplyChunkCb | unknown)[] = [];
   #readPaused = false;
@@ -405,7 +407,10 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
           return;
         case S_HANDLING:
           // Half-close: the reply (and those to requests already buffered) can still be
-          // delivered; the connection closes once nothing is left.
+          // delivered; the connection closes once nothing is left. But a peer that closed for
+          // good looks the same: a handler that has not begun its reply within the read timeout
+          // loses the connection (EVREQ_HTTP_EOF), so it cannot pin it forever.
+          this.#armEofTimer();
           return;
         case S_CLOSING:
           if (this.#bev.getOutput().length === 0) this._close();
@@ -1245,6 +1250,18 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     }
   }
 
+  #armEofTimer(): void {
+    const ms = this._readTimeout;
+    if (ms <= 0) return;
+    const t = this.#eofTimer ??= new InternalTimer(this._base, () => {
+      const req = this.req;
+      if (this.state === S_HANDLING && req !== null && req._replyState === REPLY_NOT_STARTED) {
+        this._close();
+      }
+    });
+    t.arm(ms);
+  }
+
   #armHeadTimer(): void {
     if (this.#headerTimeout <= 0) return;
     if (this.#headTimer === null) {
@@ -1301,6 +1318,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     this.#headTimer?.disarm();
     this.#lifeTimer?.disarm();
     this.#lingerTimer?.disarm();
+    this.#eofTimer?.disarm();
     this._base._deactivate(this.#entry);
     this.#chunkCbs = [];
     // Replies not fully written never complete (libevent drops them with the connection).

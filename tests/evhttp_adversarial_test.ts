@@ -8,6 +8,7 @@ import {
   EvhttpConnection,
   evhttpFetch,
   EvhttpRequest,
+  EVREQ_HTTP_EOF,
   EVREQ_HTTP_INVALID_HEADER,
   EVREQ_HTTP_REQUEST_CANCEL,
   EVREQ_HTTP_TIMEOUT,
@@ -1024,5 +1025,31 @@ Deno.test("read timeout does not fire 408 on a request pipelined behind a large 
     c.close();
     assert.equal(small?.status, 200, `the pipelined request got ${small?.status}`);
     assert.equal(small?.text, "small");
+  });
+});
+
+// A peer that closes for good while its request is in the handler looks like a half-close: the
+// connection is kept for the reply, but only for the read timeout. A handler that has not begun
+// its reply by then loses the connection (error callback: EVREQ_HTTP_EOF), so a handler that never
+// answers cannot pin connections (a proxy giving up with 504 would leak one each time).
+Deno.test("a closed peer whose handler never replies is let go after the read timeout", async () => {
+  const errors: number[] = [];
+  let held: EvhttpRequest | null = null;
+  await withServer((http) => {
+    http.setReadTimeout(200);
+    http.setGencb((req) => {
+      held = req;
+      req.setErrorCb((kind) => errors.push(kind));
+    });
+  }, async ({ port, http }) => {
+    const c = await RawClient.connect(port);
+    await c.send("GET /never HTTP/1.1\r\nHost: h\r\n\r\n");
+    await until(() => held !== null, 1000, "the handler");
+    c.close();
+    await until(() => http.getConnectionCount() === 0, 2000, "the connection to go");
+    assert.deepEqual(errors, [EVREQ_HTTP_EOF]);
+    assert.equal((held! as EvhttpRequest).getConnection(), null);
+    // A late reply is a no-op.
+    (held! as EvhttpRequest).sendReply(200, null, "late");
   });
 });
