@@ -6,12 +6,13 @@
  */
 
 import { ActiveEntry } from "../reactor/_active.ts";
-import { EV_WRITE } from "../reactor/constants.ts";
+import { EV_READ, EV_WRITE } from "../reactor/constants.ts";
 import type { BevBackend } from "./_backend.ts";
 import type { Bufferevent } from "./bufferevent.ts";
 import {
   BEV_EVENT_EOF,
   BEV_EVENT_READING,
+  BEV_EVENT_WRITING,
   BEV_FINISHED,
   BEV_FLUSH,
   BEV_NORMAL,
@@ -64,12 +65,21 @@ export class PairBackend implements BevBackend {
   }
 
   flush(iotype: number, mode: number): number {
-    if (mode === BEV_NORMAL || (iotype & EV_WRITE) === 0) return 0;
-    const moved = this.transfer(true);
+    const p = this.partner;
+    if (p === null) return -1;
+    if (mode === BEV_NORMAL) return 0;
+    // libevent's be_pair_flush: EV_READ pulls the partner's output, EV_WRITE pushes ours.
+    let moved = false;
+    if ((iotype & EV_READ) !== 0 && p.transfer(true)) moved = true;
+    if ((iotype & EV_WRITE) !== 0 && this.transfer(true)) moved = true;
     if (mode === BEV_FINISHED && this.partner !== null) {
-      this.partner.bev._runEventcb(BEV_EVENT_EOF | BEV_EVENT_READING);
+      // No more from us (EV_WRITE): the partner stops reading; none taken (EV_READ): writing.
+      let what = BEV_EVENT_EOF;
+      if ((iotype & EV_READ) !== 0) what |= BEV_EVENT_WRITING;
+      if ((iotype & EV_WRITE) !== 0) what |= BEV_EVENT_READING;
+      this.partner.bev._runEventcb(what);
     }
-    return mode === BEV_FLUSH || moved ? (moved ? 1 : 0) : 0;
+    return moved ? 1 : 0;
   }
 
   free(): void {

@@ -54,6 +54,9 @@ const ST_WRITE_START = 4;
 const ST_CONNECTED = 8;
 const ST_CONNECT_FAILED = 16;
 
+/** libevent's EVUTIL_EAI_NONAME (the resolver's constants live above this layer). */
+const EVUTIL_EAI_NONAME = -908;
+
 /** Whether a resolver's getaddrinfo result is a request that can be cancelled. */
 function isCancellable(req: unknown): req is { cancel(): void } {
   return typeof req === "object" && req !== null &&
@@ -172,6 +175,10 @@ export class SocketBackend implements BevBackend {
     };
     // Hook output additions made outside our callbacks: they start a write on the next pass.
     bev._output._setAddHook(() => this.outputAdded());
+    // As libevent's socket bufferevents: the output's front belongs to the writer (a user drain
+    // would drop bytes a write in flight is sending) and the input's end to the reader.
+    bev._output.freeze(true);
+    bev._input.freeze(false);
     if (conn === null) return;
     if (tls === null) this.#attach(conn);
     else if (isTlsConn(conn)) this.#establish(this.#handshake(conn, true));
@@ -245,6 +252,11 @@ export class SocketBackend implements BevBackend {
     }, (e) => {
       this.#connecting = false;
       this.#connectErr = e;
+      // Deno.connect resolved the name itself (connectHostname with the system resolver): a
+      // lookup failure is a DNS error, as getaddrinfo's would be in libevent.
+      if (e instanceof Error && /failed to lookup address/i.test(e.message)) {
+        this.bev._dnsError = EVUTIL_EAI_NONAME;
+      }
       this.#queue(ST_CONNECT_FAILED);
     });
   }
@@ -387,7 +399,7 @@ export class SocketBackend implements BevBackend {
         this.bev._setConnecting(false, true);
         if (this.#closed || this.bev._freed) return;
         if (err !== 0 || res === null || res.length === 0) {
-          this.bev._dnsError = err !== 0 ? err : -908; // EVUTIL_EAI_NONAME
+          this.bev._dnsError = err !== 0 ? err : EVUTIL_EAI_NONAME;
           this.#connectErr = new Deno.errors.NotFound(`cannot resolve ${host}`);
           this.#queue(ST_CONNECT_FAILED);
           return;
@@ -415,7 +427,9 @@ export class SocketBackend implements BevBackend {
       bev._setConnecting(false);
       bev._runEventcb(BEV_EVENT_CONNECTED);
       if (bev._freed) return;
-      if (bev._output.length <= bev._wmWriteLow) bev._runWritecb();
+      if ((bev._enabled & EV_WRITE) !== 0 && bev._output.length <= bev._wmWriteLow) {
+        bev._runWritecb();
+      }
       if (bev._freed) return;
     }
     if ((st & ST_READ) !== 0) this.#readCompleted();

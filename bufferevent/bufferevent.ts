@@ -29,6 +29,8 @@ import {
   BEV_OPT_CLOSE_ON_FREE,
   BEV_OPT_DEFER_CALLBACKS,
   BEV_OPT_UNLOCK_CALLBACKS,
+  BEV_TRIG_DEFER_CALLBACKS,
+  BEV_TRIG_IGNORE_WATERMARKS,
 } from "./constants.ts";
 import { Evbuffer, type EvbufferCbEntry } from "./evbuffer.ts";
 import type { BuffereventRateLimitGroup, RateLimitConfig } from "./ratelimit.ts";
@@ -118,7 +120,7 @@ class DeferredCbs extends ActiveEntry {
     super();
   }
   _run(): void {
-    this.bev._runDeferred();
+    this.bev._runDeferred(this);
   }
 }
 
@@ -196,6 +198,12 @@ export class Bufferevent {
   #readTimer: InternalTimer | null = null;
   #writeTimer: InternalTimer | null = null;
   #deferred: DeferredCbs | null = null;
+  /** Bytes arrived while EV_READ was off: their read callback is owed once it is on again. */
+  #unannounced = false;
+  /** The same for a write that completed while EV_WRITE was off. */
+  #unannouncedWrite = false;
+  /** Callbacks `trigger` deferred on a bufferevent without BEV_OPT_DEFER_CALLBACKS. */
+  #triggered: DeferredCbs | null = null;
   #wmEntry: EvbufferCbEntry | null = null;
   #rate: RateBucket | null = null;
   #group: BuffereventRateLimitGroup | null = null;
@@ -330,8 +338,27 @@ export class Bufferevent {
     if (this._freed) return;
     const added = events & ~this._enabled & (EV_READ | EV_WRITE);
     this._enabled |= events & (EV_READ | EV_WRITE);
-    if ((events & EV_READ) !== 0) this.#armReadTimer();
-    if ((events & EV_WRITE) !== 0) this._armWriteTimer();
+    // libevent re-adds the events with their timeouts: enabling restarts them.
+    if ((events & EV_READ) !== 0) {
+      this.#readTimer?.disarm();
+      this.#armReadTimer();
+      if (this.#unannounced) {
+        // In libevent those bytes would still be in the socket, readable: the read callback
+        // runs from the loop once reading is on again.
+        this.#unannounced = false;
+        if (this._input.length >= this._wmReadLow && this._input.length > 0) {
+          this.#deferCb(true, false, 0);
+        }
+      }
+    }
+    if ((events & EV_WRITE) !== 0) {
+      this.#writeTimer?.disarm();
+      this._armWriteTimer();
+      if (this.#unannouncedWrite) {
+        this.#unannouncedWrite = false;
+        if (this._output.length <= this._wmWriteLow) this.#deferCb(false, true, 0);
+      }
+    }
     if (added !== 0) this._backend.kick();
     this._updateHold();
   }
@@ -518,10 +545,53 @@ export class Bufferevent {
   /**
    * Runs the read callback if the input reaches the read low watermark and the write callback
    * if the output is at or below the write low watermark (libevent's `bufferevent_trigger`).
+   * `options`: `BEV_TRIG_IGNORE_WATERMARKS` runs them regardless, `BEV_TRIG_DEFER_CALLBACKS`
+   * runs them from the loop.
    */
-  trigger(iotype: number): void {
-    if ((iotype & EV_READ) !== 0 && this._input.length >= this._wmReadLow) this._runReadcb();
-    if ((iotype & EV_WRITE) !== 0 && this._output.length <= this._wmWriteLow) this._runWritecb();
+  trigger(iotype: number, options = 0): void {
+    const ignoreWm = (options & BEV_TRIG_IGNORE_WATERMARKS) !== 0;
+    const defer = (options & BEV_TRIG_DEFER_CALLBACKS) !== 0;
+    if ((iotype & EV_READ) !== 0 && (ignoreWm || this._input.length >= this._wmReadLow)) {
+      if (defer) this.#deferCb(true, false, 0);
+      else this._runReadcb();
+    }
+    if ((iotype & EV_WRITE) !== 0 && (ignoreWm || this._output.length <= this._wmWriteLow)) {
+      if (defer) this.#deferCb(false, true, 0);
+      else this._runWritecb();
+    }
+  }
+
+  /**
+   * Runs the event callback with `what` as if the event had happened (libevent's
+   * `bufferevent_trigger_event`); `BEV_TRIG_DEFER_CALLBACKS` runs it from the loop instead.
+   *
+   * @example
+   * ```ts
+   * import { Bufferevent, BEV_EVENT_EOF, BEV_EVENT_READING } from "@evdeno/evdeno/bufferevent";
+   * import { EventBase } from "@evdeno/evdeno/reactor";
+   * const [a] = Bufferevent.pairNew(new EventBase(), 0);
+   * a.setcb(null, null, (_bev, what) => console.log("event", what));
+   * a.triggerEvent(BEV_EVENT_READING | BEV_EVENT_EOF);
+   * ```
+   */
+  triggerEvent(what: number, options = 0): void {
+    if ((options & BEV_TRIG_DEFER_CALLBACKS) !== 0) this.#deferCb(false, false, what);
+    else this._runEventcb(what);
+  }
+
+  /** Queues callbacks to run from the loop, as a deferred-callbacks bufferevent does. */
+  #deferCb(read: boolean, write: boolean, events: number): void {
+    if (this._freed) return;
+    let d = this.#deferred ?? this.#triggered;
+    if (d === null) {
+      // Not a deferred-callbacks bufferevent: an entry of its own for triggered callbacks.
+      d = this.#triggered = new DeferredCbs(this);
+      d._pri = this._base._defaultPriority();
+    }
+    if (read) d.read = true;
+    if (write) d.write = true;
+    d.events |= events;
+    this._base._activateEntry(d);
   }
 
   /**
@@ -538,6 +608,7 @@ export class Bufferevent {
     this.#rate?.stop();
     this.#group?.removeFromGroup(this);
     if (this.#deferred !== null) this._base._deactivate(this.#deferred);
+    if (this.#triggered !== null) this._base._deactivate(this.#triggered);
     this._backend.free();
     this._updateHold();
   }
@@ -602,6 +673,12 @@ export class Bufferevent {
     if (this._wmReadHigh > 0 && this._input.length >= this._wmReadHigh) {
       this._suspendRead(SUSPEND_WM);
     }
+    // Bytes from a read in flight when EV_READ was turned off stay buffered, unannounced (no
+    // read callback while disabled, as in libevent); enabling announces them.
+    if ((this._enabled & EV_READ) === 0) {
+      this.#unannounced = true;
+      return;
+    }
     if (this._input.length >= this._wmReadLow && this._input.length > 0) this._runReadcb();
   }
 
@@ -610,6 +687,11 @@ export class Bufferevent {
     if (this.#rate !== null || this.#group !== null) this.#consume(RATE_WRITE, n);
     if (this._output.length === 0) this.#writeTimer?.disarm();
     else this.#writeTimer?.touch();
+    if ((this._enabled & EV_WRITE) === 0) {
+      // A write in flight when EV_WRITE went off (a write timeout): announced once it is on.
+      this.#unannouncedWrite = true;
+      return;
+    }
     if (this._output.length <= this._wmWriteLow) this._runWritecb();
   }
 
@@ -658,8 +740,7 @@ export class Bufferevent {
   }
 
   /** @ignore */
-  _runDeferred(): void {
-    const d = this.#deferred!;
+  _runDeferred(d: DeferredCbs): void {
     const ev = d.events;
     const r = d.read;
     const w = d.write;
@@ -756,9 +837,13 @@ export class Bufferevent {
     if (on) {
       this._readSuspended |= r;
       this._writeSuspended |= r;
+      // The write timeout bounds the connect (and TLS handshake), as in libevent.
+      if (!lookup) this._armWriteTimer();
     } else {
       this._readSuspended &= ~r;
       this._writeSuspended &= ~r;
+      // The connect phase is over: its deadline gives way to the ordinary timeouts.
+      if (!lookup) this.#writeTimer?.disarm();
       this.#armReadTimer();
       this._armWriteTimer();
     }
@@ -776,7 +861,10 @@ export class Bufferevent {
   /** (Re)arms the write timeout if writing is enabled and output is pending. @ignore */
   _armWriteTimer(): void {
     if (this.#writeTimeout === 0 || (this._enabled & EV_WRITE) === 0) return;
-    if (this._output.length === 0 || (this._writeSuspended & SUSPEND_RATE) !== 0) return;
+    const connecting = (this._writeSuspended & SUSPEND_CONNECTING) !== 0;
+    if (!connecting && (this._output.length === 0 || (this._writeSuspended & SUSPEND_RATE) !== 0)) {
+      return;
+    }
     if (this.#writeTimer === null) {
       this.#writeTimer = new InternalTimer(this._base, () => this.#timedOut(BEV_EVENT_WRITING));
     }

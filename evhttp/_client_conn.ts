@@ -315,7 +315,6 @@ export class ClientConn implements ClientOwner {
     this.conn._bev = bev;
     this.#resetTransportState();
     bev.setcb(onRead, null, onEvent, this);
-    bev.setTimeouts(this.conn._readTimeout, this.conn._writeTimeout);
     if (bev.getConn() !== null) {
       // A bufferevent that is already connected (libevent's reuse_new).
       bev.enable(EV_READ | EV_WRITE);
@@ -335,6 +334,8 @@ export class ClientConn implements ClientOwner {
 
   #connected(): void {
     this.#connectTimer.disarm();
+    // Set once connected: during the connect the connect timeout governs, not the write one.
+    this.#bev?.setTimeouts(this.conn._readTimeout, this.conn._writeTimeout);
     this.state = C_CONNECTED;
     this.#retryCnt = 0;
     this.#trySend();
