@@ -6,8 +6,9 @@
  * @module
  */
 
+import { ActiveEntry } from "../reactor/_active.ts";
 import { EV_READ, EV_WRITE } from "../reactor/constants.ts";
-import type { BevBackend } from "./_backend.ts";
+import { type BevBackend, SUSPEND_FILTER } from "./_backend.ts";
 import type { Bufferevent, BuffereventFilter } from "./bufferevent.ts";
 import {
   BEV_ERROR,
@@ -26,6 +27,16 @@ function passThrough(src: Evbuffer, dst: Evbuffer, limit: number): number {
   return BEV_OK;
 }
 
+/** Pulls what waits in the underlying input through the filter, from the loop. */
+class PullEntry extends ActiveEntry {
+  constructor(readonly fb: FilterBackend) {
+    super();
+  }
+  _run(): void {
+    this.fb._pull();
+  }
+}
+
 /** @ignore */
 export class FilterBackend implements BevBackend {
   readonly bev: Bufferevent;
@@ -34,6 +45,7 @@ export class FilterBackend implements BevBackend {
   #outFilter: BuffereventFilter;
   #ctx: unknown;
   #gotEof = false;
+  #pullEntry: PullEntry;
 
   constructor(
     bev: Bufferevent,
@@ -48,13 +60,20 @@ export class FilterBackend implements BevBackend {
     this.#inFilter = inFilter ?? passThrough;
     this.#outFilter = outFilter ?? passThrough;
     this.#ctx = ctx;
+    this.#pullEntry = new PullEntry(this);
+    this.#pullEntry._pri = bev._base._defaultPriority();
     bev._output._setAddHook(() => this.outputAdded());
+    // Draining our input makes room: pull what waits below (libevent's filtered inbuf cb).
+    bev._input.addCb((_buf, info) => {
+      if (info.nDeleted > 0) this.#schedulePull();
+    });
     under.setcb(
       () => this.#underRead(),
       () => this.#underWrite(),
       (_b, what) => this.#underEvent(what),
     );
     under.enable(EV_READ | EV_WRITE);
+    this.#syncUnderRead();
   }
 
   getConn(): Deno.Conn | null {
@@ -66,13 +85,34 @@ export class FilterBackend implements BevBackend {
   }
 
   kick(): void {
-    if (this.bev._readActive()) {
-      this.under.enable(EV_READ);
-      if (this.under._input.length > 0) this.#underRead();
-    } else if ((this.bev._enabled & EV_READ) === 0) {
-      this.under.disable(EV_READ);
-    }
+    this.#syncUnderRead();
+    this.#schedulePull();
     this.#processOutput(BEV_NORMAL);
+  }
+
+  /**
+   * The underlying bufferevent reads only while we do (libevent's BEV_SUSPEND_FILT_READ): not
+   * while our reading is disabled or our input sits at its high watermark.
+   */
+  #syncUnderRead(): void {
+    const bev = this.bev;
+    if (bev._freed) return;
+    if (bev._readActive()) this.under._unsuspendRead(SUSPEND_FILTER);
+    else this.under._suspendRead(SUSPEND_FILTER);
+  }
+
+  #schedulePull(): void {
+    const bev = this.bev;
+    if (!bev._freed && this.under._input.length > 0 && bev._readActive()) {
+      bev._base._activateEntry(this.#pullEntry);
+    }
+  }
+
+  /** @ignore */
+  _pull(): void {
+    if (!this.bev._freed && this.bev._readActive() && this.under._input.length > 0) {
+      this.#underRead();
+    }
   }
 
   outputAdded(): void {
@@ -81,6 +121,7 @@ export class FilterBackend implements BevBackend {
 
   afterCallback(): void {
     this.#processOutput(BEV_NORMAL);
+    this.#syncUnderRead();
     // The reader may have drained below the high watermark: pull more through the filter.
     if (this.under._input.length > 0 && this.bev._readActive()) this.#underRead();
   }
@@ -96,6 +137,8 @@ export class FilterBackend implements BevBackend {
   }
 
   free(): void {
+    this.bev._base._deactivate(this.#pullEntry);
+    this.under._unsuspendRead(SUSPEND_FILTER);
     this.bev._output._setAddHook(null);
     if (this.bev._closeOnFree()) this.under.free();
     else this.under.setcb(null, null, null);
@@ -104,11 +147,15 @@ export class FilterBackend implements BevBackend {
   }
 
   #underRead(): void {
-    if (this.bev._freed) return;
+    const bev = this.bev;
+    if (bev._freed) return;
+    const before = bev._input.length;
     if (this.#processInput(this.#gotEof ? BEV_FINISHED : BEV_NORMAL)) {
-      const n = this.bev._input.length;
-      if (n >= this.bev._wmReadLow && n > 0) this.bev._runReadcb();
+      // As a transport read: restarts the read timeout, applies the high watermark, runs the
+      // read callback (libevent's be_filter_process_input).
+      bev._readDone(bev._input.length - before);
     }
+    this.#syncUnderRead();
   }
 
   #underWrite(): void {

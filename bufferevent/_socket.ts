@@ -552,7 +552,16 @@ export class SocketBackend implements BevBackend {
       this.#maybeShutdown();
       return;
     }
-    if (!bev._writeActive() || this.#shutdown) return;
+    if (!bev._writeActive()) return;
+    if (this.#shutdown) {
+      // Written after flush(EV_WRITE, BEV_FINISHED) shut the write side down: nothing can carry
+      // it, so report it as the failed write it is (EPIPE) rather than hold it for ever.
+      if (this.#writeErr === null) {
+        this.#writeErr = new Deno.errors.BrokenPipe("write after the write side was shut down");
+        this.#queue(ST_WROTE);
+      }
+      return;
+    }
     let max = bev._writeLimit();
     if (max === 0) return;
     if (max < 0 || max > MAX_WRITE) max = MAX_WRITE;

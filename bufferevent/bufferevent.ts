@@ -369,6 +369,8 @@ export class Bufferevent {
     this._enabled &= ~events;
     if ((events & EV_READ) !== 0) this.#readTimer?.disarm();
     if ((events & EV_WRITE) !== 0) this.#writeTimer?.disarm();
+    // The transport adjusts (a filter stops its underlying bufferevent's reading).
+    this._backend.kick();
     this._updateHold();
   }
 
