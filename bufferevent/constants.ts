@@ -43,7 +43,7 @@ export const BEV_OPT_UNLOCK_CALLBACKS = 8;
 /** `trigger` option: run the callbacks whatever the watermarks say. @example `bev.trigger(EV_READ, BEV_TRIG_IGNORE_WATERMARKS)` */
 export const BEV_TRIG_IGNORE_WATERMARKS = 0x10000;
 /** `trigger`/`triggerEvent` option: run the callbacks from the loop, not now. @example `bev.trigger(EV_WRITE, BEV_TRIG_DEFER_CALLBACKS)` */
-export const BEV_TRIG_DEFER_CALLBACKS = BEV_OPT_DEFER_CALLBACKS;
+export const BEV_TRIG_DEFER_CALLBACKS: number = BEV_OPT_DEFER_CALLBACKS;
 
 /** Flush/filter mode: ordinary processing. @example `bev.flush(EV_WRITE, BEV_NORMAL)` */
 export const BEV_NORMAL = 0;
