@@ -14,7 +14,6 @@ import {
   BEV_EVENT_READING,
   BEV_EVENT_WRITING,
   BEV_FINISHED,
-  BEV_FLUSH,
   BEV_NORMAL,
 } from "./constants.ts";
 
