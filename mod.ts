@@ -4,6 +4,9 @@
  * - `reactor`: `EventBase`, `Event`, timers, signals, `Socket` (readiness emulation)
  * - `bufferevent`: `Evbuffer`, `Bufferevent` (socket, pair, filter), rate limits
  * - `listener`: `EvConnListener`
+ * - `dns`: `EvdnsBase` (asynchronous resolver, `getaddrinfo`), `EvdnsServerPort` (DNS server)
+ * - `evhttp`: `Evhttp` (HTTP/1.1 server with libevent's router), `EvhttpConnection` and
+ *   `evhttpFetch` (client), `EvhttpUri` and the URI helpers
  *
  * UDP pieces need `--unstable-net` (or `"unstable": ["net"]` in your deno.json).
  *

@@ -573,6 +573,14 @@ export class SocketBackend implements BevBackend {
       );
     }
     const chunk = out._peekWrite(max, scratch);
+    if (out._fileShort) {
+      // A file in the output ended early: what follows it would land where the peer expects
+      // the missing bytes. The stream is broken: fail the write (libevent's sendfile would).
+      out._fileShort = false;
+      this.#writeErr = new Deno.errors.UnexpectedEof("a file segment in the output ended early");
+      this.#queue(ST_WROTE);
+      return;
+    }
     this.#writing = true;
     bev._armWriteTimer();
     const io = this.#io;

@@ -242,6 +242,11 @@ export class Evbuffer {
   private _eolLen = 0;
   /** Live range of the array `_front` returned. @ignore */
   _frontOff = 0;
+  /**
+   * Set once a file segment came up short (the file shrank or a read failed): a writer that
+   * promised those bytes (a Content-Length) can no longer keep its framing. @ignore
+   */
+  _fileShort = false;
   /** @ignore */
   _frontEnd = 0;
   /** Where `_tailReserve`'s caller starts writing. @ignore */
@@ -325,7 +330,9 @@ export class Evbuffer {
    * but are read (synchronously, in pieces of up to 64 KiB) only when something needs them: a
    * copy, pullup, search or the bufferevent writer; draining unread bytes skips them without
    * reading. If the file turns out shorter than promised (or a read fails), the missing bytes
-   * are treated as gone: the length shrinks and change callbacks report them as deleted.
+   * are treated as gone: the length shrinks and change callbacks report them as deleted. In a
+   * socket bufferevent's output that breaks the stream (a promised Content-Length, say): the
+   * write fails with `BEV_EVENT_WRITING | BEV_EVENT_ERROR` and nothing after the file is sent.
    */
   addFile(file: Deno.FsFile, offset: number, length: number): void {
     if (this._frozenEnd) {
@@ -1395,7 +1402,10 @@ export class Evbuffer {
         this._release(ch);
       }
     }
-    if (lost > 0 && this._ncb !== 0) this._fireDel(lost);
+    if (lost > 0) {
+      this._fileShort = true;
+      if (this._ncb !== 0) this._fireDel(lost);
+    }
   }
 
   /** Places the scan cursor at absolute position `pos` (≤ length). */

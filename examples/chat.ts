@@ -21,6 +21,8 @@ import { flag, portFlag } from "./_args.ts";
 
 /** A client sending more than this without a newline is cut off. */
 const MAX_LINE = 64 * 1024;
+/** A client this far behind in reading what others say is cut off (memory stays bounded). */
+const MAX_BACKLOG = 1024 * 1024;
 
 const base = new EventBase();
 const port = portFlag(9998);
@@ -35,7 +37,15 @@ function readCb(bev: Bufferevent): void {
     // One contiguous view of the line (newline included) serves every recipient; write copies.
     const n = pos + eolLen;
     const line = input.pullup(n)!.subarray(0, n);
-    for (const other of clients) if (other !== bev) other.write(line);
+    for (const other of clients) {
+      if (other === bev) continue;
+      if (other.getOutput().length > MAX_BACKLOG) {
+        console.log("client not reading, dropping it");
+        drop(other);
+        continue;
+      }
+      other.write(line);
+    }
     input.drain(n);
   }
   if (input.length > MAX_LINE) {

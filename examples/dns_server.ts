@@ -141,7 +141,16 @@ function answer(req: EvdnsServerRequest): void {
     const ttl = Math.min(defaultTtl, z.soa.minimum);
     req.addReply(EVDNS_AUTHORITY_SECTION, z.origin, DNS_TYPE_SOA, DNS_CLASS_INET, ttl, z.soa);
   }
-  req.respond(rrs === undefined && owner === q.name ? DNS_ERR_NOTEXIST : DNS_ERR_NONE);
+  // A name with no records of its own but names below it (`_tcp` under `_sip._tcp`) exists:
+  // NODATA, not NXDOMAIN (RFC 8020), or resolvers would hide everything below it.
+  const exists = rrs !== undefined || owner !== q.name || hasChildren(lower);
+  req.respond(exists ? DNS_ERR_NONE : DNS_ERR_NOTEXIST);
+}
+
+function hasChildren(name: string): boolean {
+  const suffix = "." + name;
+  for (const n of names.keys()) if (n.endsWith(suffix)) return true;
+  return false;
 }
 
 const host = flag("host", "127.0.0.1");

@@ -6,9 +6,18 @@ import { EV_PERSIST, EV_READ, Event, EventBase, evsignalNew, Socket } from "../m
 import { positional } from "./_args.ts";
 
 const path = positional()[0] ?? "/tmp/evdeno.fifo";
+// Like libevent's sample: replace a stale FIFO, but never delete anything else at that path.
+let existing: Deno.FileInfo | null = null;
 try {
-  await Deno.remove(path);
+  existing = await Deno.lstat(path);
 } catch { /* not there */ }
+if (existing !== null) {
+  if (!existing.isFifo) {
+    console.error(`${path} exists and is not a FIFO: refusing to replace it`);
+    Deno.exit(1);
+  }
+  await Deno.remove(path);
+}
 const mk = await new Deno.Command("mkfifo", { args: [path] }).output();
 if (mk.code !== 0) {
   console.error(`mkfifo ${path} failed`);

@@ -92,7 +92,11 @@ function listing(req: EvhttpRequest, urlPath: string, dir: string): void {
   req.sendReply(200, null, html);
 }
 
+/** Requests that reached `serve` (it logs them itself). */
+const handled = new WeakSet<EvhttpRequest>();
+
 function serve(req: EvhttpRequest): void {
+  handled.add(req);
   try {
     const cmd = req.getCommand();
     if (cmd !== EVHTTP_REQ_GET && cmd !== EVHTTP_REQ_HEAD) {
@@ -119,6 +123,16 @@ function serve(req: EvhttpRequest): void {
       return;
     }
     const st = Deno.statSync(real);
+    // Only regular files and directories: opening a FIFO or device would block the loop.
+    if (!st.isFile && !st.isDirectory) {
+      req.sendError(403);
+      return;
+    }
+    // "/file.txt/" names a directory that is not there (Deno may resolve it to the file).
+    if (st.isFile && urlPath.endsWith("/")) {
+      req.sendError(404);
+      return;
+    }
     if (st.isDirectory) {
       if (!urlPath.endsWith("/")) {
         req.getOutputHeaders().add("Location", req.getEvhttpUri().path + "/");
@@ -150,6 +164,14 @@ function serve(req: EvhttpRequest): void {
 const base = new EventBase();
 const http = new Evhttp(base);
 http.setGencb(serve);
+// Requests the library answers itself (405, 400, 408, 414, 431, …) are logged too.
+http.setErrorcb((req, _buf, code) => {
+  if (!handled.has(req)) {
+    const peer = req.getConnection()?.getPeer();
+    console.log(`${peer?.address ?? "-"} "${req.getCommandName()} ${req.getUri()}" ${code}`);
+  }
+  return -1; // keep the default page
+});
 http.setAllowedMethods(EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
 http.setTimeout(30000);
 http.setHeaderTimeout(10000);

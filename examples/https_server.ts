@@ -5,7 +5,11 @@
 // A self-signed pair for localhost (valid 30 days):
 //
 //   openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout key.pem -out cert.pem \
-//     -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1
+//     -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+//     -addext basicConstraints=critical,CA:FALSE
+//
+// (Without CA:FALSE, OpenSSL 3 marks it a CA, which rustls — Deno's TLS, so evdeno's client
+// and fetch — refuses as a server certificate; curl accepts it either way.)
 //
 //   deno run --allow-net --allow-read examples/https_server.ts --cert cert.pem --key key.pem \
 //     [--port 8443] [--host 127.0.0.1]

@@ -1053,3 +1053,36 @@ Deno.test("a closed peer whose handler never replies is let go after the read ti
     (held! as EvhttpRequest).sendReply(200, null, "late");
   });
 });
+
+// A file served with addFile that shrinks before it is sent cannot fill the Content-Length
+// announced: the connection is closed after what could be sent, never followed by the next
+// response (which the client would read as the missing body bytes).
+Deno.test("a file that shrinks while being served ends the connection, not the framing", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/f.bin`;
+  await Deno.writeFile(path, new Uint8Array(200_000).fill(0x61));
+  try {
+    await withServer((http) => {
+      http.setGencb((req) => {
+        const f = Deno.openSync(path, { read: true });
+        const body = req.getOutputBuffer();
+        body.addFile(f, 0, 200_000);
+        req.sendReply(200, null);
+        // The file shrinks before a byte of it went out.
+        Deno.truncateSync(path, 1000);
+      });
+    }, async ({ port }) => {
+      const c = await RawClient.connect(port);
+      await c.send("GET /f HTTP/1.1\r\nHost: h\r\n\r\nGET /g HTTP/1.1\r\nHost: h\r\n\r\n");
+      const all = await within(c.readToEof(), 3000, null);
+      c.close();
+      assert.ok(all !== null, "the connection was not closed");
+      assert.ok(all.startsWith("HTTP/1.1 200 OK\r\n"), all.slice(0, 40));
+      assert.ok(all.includes("Content-Length: 200000\r\n"));
+      // Nothing after the truncated body: no second response where body bytes belong.
+      assert.equal(all.indexOf("HTTP/1.1", 10), -1);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

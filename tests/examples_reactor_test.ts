@@ -62,3 +62,14 @@ Deno.test("fifo_listen.ts prints what fifo_write.ts sends", async () => {
   assert.equal((await listener.stop("SIGINT")).code, 0);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("fifo_listen.ts refuses to replace a file that is not a FIFO", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/precious.txt`;
+  await Deno.writeTextFile(path, "data\n");
+  const listener = Child.deno("examples/fifo_listen.ts", [path]);
+  assert.equal((await listener.finished()).code, 1);
+  assert.match(listener.stderr, /not a FIFO/);
+  assert.equal(await Deno.readTextFile(path), "data\n");
+  await Deno.remove(dir, { recursive: true });
+});
