@@ -13,20 +13,7 @@ import {
 } from "../bufferevent/mod.ts";
 import { EvConnListener, LEV_OPT_CLOSE_ON_FREE } from "../listener/mod.ts";
 import { EV_READ, EV_WRITE, EventBase, evtimerNew } from "../reactor/mod.ts";
-import { connectedPair, patternBytes, readAll, readN, writeAll } from "./_helpers.ts";
-
-/** Resolves with `p`, or rejects after `ms` (the timer is always cleared). */
-async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let id: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, rej) => {
-    id = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(id);
-  }
-}
+import { bounded, connectedPair, patternBytes, readAll, readN, writeAll } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Pairs

@@ -22,23 +22,10 @@ import {
   EvbufferFrozenError,
 } from "../bufferevent/mod.ts";
 import { EV_READ, EV_WRITE, EventBase, evtimerNew } from "../reactor/mod.ts";
-import { connectedPair, listenLoopback, readN, writeAll } from "./_helpers.ts";
+import { bounded, connectedPair, listenLoopback, readN, writeAll } from "./_helpers.ts";
 import { testPki } from "./_tls.ts";
 
 const pki = await testPki();
-
-/** Resolves with `p`, or rejects after `ms` (the timer is always cleared). */
-async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let id: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, rej) => {
-    id = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(id);
-  }
-}
 
 const dec = new TextDecoder();
 

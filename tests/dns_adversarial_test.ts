@@ -19,19 +19,7 @@ import {
   DNS_QUERY_IGNTC,
   DNS_TYPE_A,
 } from "../dns/constants.ts";
-
-/** Resolves with `p`, or rejects after `ms` (the timer is always cleared). */
-async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let id: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, rej) => {
-    id = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(id);
-  }
-}
+import { bounded } from "./_helpers.ts";
 
 function frame(msg: Uint8Array): Uint8Array {
   const out = new Uint8Array(msg.length + 2);

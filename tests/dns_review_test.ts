@@ -31,19 +31,7 @@ import {
   encodeResponse,
   parseMessage,
 } from "../dns/_wire.ts";
-
-/** Resolves with `p`, or rejects after `ms` (the timer is always cleared). */
-async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let id: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, rej) => {
-    id = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(id);
-  }
-}
+import { bounded } from "./_helpers.ts";
 
 type Handler = (q: DnsMessage, from: Deno.NetAddr, srv: Fake) => void;
 

@@ -15,7 +15,7 @@ import {
 } from "../evhttp/mod.ts";
 import { EV_TIMEOUT, EventBase } from "../reactor/mod.ts";
 import { BEV_OPT_CLOSE_ON_FREE, Bufferevent } from "../bufferevent/mod.ts";
-import { RawClient, withServer } from "./_evhttp_helpers.ts";
+import { RawClient, Reader, withFake, withServer } from "./_evhttp_helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -127,91 +127,6 @@ async function withClient(
     base.loopbreak();
     await loop;
     base.free();
-  }
-}
-
-/** A raw TCP server running `handler` per connection; all closed and awaited after `fn`. */
-async function withFake(
-  handler: (conn: Deno.TcpConn, index: number) => Promise<void>,
-  fn: (port: number, accepted: () => number) => Promise<void>,
-): Promise<void> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  let accepted = 0;
-  const conns = new Set<Deno.TcpConn>();
-  const tasks: Promise<void>[] = [];
-  const acceptLoop = (async () => {
-    for (;;) {
-      let c: Deno.TcpConn;
-      try {
-        c = await listener.accept();
-      } catch {
-        return;
-      }
-      conns.add(c);
-      const idx = accepted++;
-      tasks.push(
-        handler(c, idx).catch(() => {}).finally(() => {
-          if (conns.delete(c)) {
-            try {
-              c.close();
-            } catch { /* closed */ }
-          }
-        }),
-      );
-    }
-  })();
-  try {
-    await fn(port, () => accepted);
-  } finally {
-    listener.close();
-    await acceptLoop;
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    conns.clear();
-    await Promise.all(tasks);
-  }
-}
-
-/** Reads one request head (+ Content-Length body) from a raw server-side connection. */
-class Reader {
-  buf = new Uint8Array(0);
-  #scratch = new Uint8Array(65536);
-  constructor(readonly conn: Deno.Conn) {}
-  async fill(): Promise<boolean> {
-    let n: number | null;
-    try {
-      n = await this.conn.read(this.#scratch);
-    } catch {
-      n = null;
-    }
-    if (n === null) return false;
-    const nb = new Uint8Array(this.buf.length + n);
-    nb.set(this.buf);
-    nb.set(this.#scratch.subarray(0, n), this.buf.length);
-    this.buf = nb;
-    return true;
-  }
-  async request(): Promise<{ head: string; body: string } | null> {
-    for (;;) {
-      const s = dec.decode(this.buf);
-      const end = s.indexOf("\r\n\r\n");
-      if (end >= 0) {
-        const head = s.slice(0, end);
-        const m = /content-length: *(\d+)/i.exec(head);
-        const len = m === null ? 0 : Number(m[1]);
-        while (this.buf.length < end + 4 + len) {
-          if (!(await this.fill())) return null;
-        }
-        const body = dec.decode(this.buf.subarray(end + 4, end + 4 + len));
-        this.buf = this.buf.slice(end + 4 + len);
-        return { head, body };
-      }
-      if (!(await this.fill())) return null;
-    }
   }
 }
 
@@ -396,7 +311,7 @@ Deno.test("client: CRLF flood before the status line is bounded by setMaxHeaders
       if (!ok) return;
     }
     await stop.p;
-  }, async (port) => {
+  }, async ({ port }) => {
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
       conn.setMaxHeadersSize(1024);
@@ -429,7 +344,7 @@ Deno.test("client: a second, unsolicited response is not taken as the next reque
       if (q === null) return;
       await writeAll(conn, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond");
     }
-  }, async (port) => {
+  }, async ({ port }) => {
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
       const p1 = request(conn, EVHTTP_REQ_GET, "/1");
@@ -682,7 +597,7 @@ Deno.test("client: a final response before the upload is finished is delivered",
       }`,
     );
     await r.request();
-  }, async (port) => {
+  }, async ({ port }) => {
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
       conn.setTimeout(3000);
@@ -712,7 +627,7 @@ Deno.test("client: response then reset while the upload is still going", async (
     );
     await new Promise((res) => setTimeout(res, 30));
     conn.close(); // unread upload bytes: a reset
-  }, async (port) => {
+  }, async ({ port }) => {
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
       conn.setTimeout(3000);
@@ -884,7 +799,8 @@ Deno.test("client: two responses in separate writes to one request; the next req
     }
     await writeAll(conn, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond");
     await r.request();
-  }, async (port, accepted) => {
+  }, async (fake) => {
+    const port = fake.port;
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
       const dropped = deferred<void>();
@@ -894,7 +810,7 @@ Deno.test("client: two responses in separate writes to one request; the next req
       assert.equal(await within(dropped.p.then(() => "dropped"), 2000, "kept"), "dropped");
       const o = await request(conn, EVHTTP_REQ_GET, "/2");
       assert.equal(o.body, "second");
-      assert.equal(accepted(), 2);
+      assert.equal(fake.accepted, 2);
     });
   });
 });
@@ -905,7 +821,7 @@ Deno.test("client: idle and read timeouts with a server that stalls mid-body", a
     await r.request();
     await writeAll(conn, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
     await r.request(); // stall until the client gives up
-  }, async (port) => {
+  }, async ({ port }) => {
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
       conn.setTimeout(150);
@@ -991,7 +907,7 @@ Deno.test("evhttpFetch: abort in the middle of a trickled body rejects and close
     await writeAll(conn, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc");
     await r.request(); // returns at EOF: the client dropped the connection
     serverSawClose.resolve();
-  }, async (port) => {
+  }, async ({ port }) => {
     await withClient(async (base) => {
       const ac = new AbortController();
       const got = evhttpFetch(base, `http://127.0.0.1:${port}/`, { signal: ac.signal });

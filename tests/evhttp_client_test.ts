@@ -20,7 +20,7 @@ import {
 } from "../evhttp/mod.ts";
 import { Evhttp } from "../evhttp/mod.ts";
 import { EV_TIMEOUT, EventBase } from "../reactor/mod.ts";
-import { withServer } from "./_evhttp_helpers.ts";
+import { Reader, withFake, withServer, writeAllQuiet as writeAll } from "./_evhttp_helpers.ts";
 import { patternBytes } from "./_helpers.ts";
 import { testPki } from "./_tls.ts";
 
@@ -100,111 +100,6 @@ async function withClient(
 }
 
 // ----------------------------------------------------------------------------- fake servers
-
-interface FakeServer {
-  port: number;
-  /** Connections accepted so far. */
-  accepted: number;
-}
-
-/** Reads from `conn` until `buf` holds a complete request head; returns [head, rest]. */
-class Reader {
-  buf = new Uint8Array(0);
-  #scratch = new Uint8Array(65536);
-  constructor(readonly conn: Deno.Conn) {}
-
-  async fill(): Promise<boolean> {
-    let n: number | null;
-    try {
-      n = await this.conn.read(this.#scratch);
-    } catch {
-      n = null;
-    }
-    if (n === null) return false;
-    const nb = new Uint8Array(this.buf.length + n);
-    nb.set(this.buf);
-    nb.set(this.#scratch.subarray(0, n), this.buf.length);
-    this.buf = nb;
-    return true;
-  }
-
-  /** One request head (and its Content-Length body); null at EOF. */
-  async request(): Promise<{ head: string; body: string } | null> {
-    for (;;) {
-      const s = dec.decode(this.buf);
-      const end = s.indexOf("\r\n\r\n");
-      if (end >= 0) {
-        const head = s.slice(0, end);
-        const m = /content-length: *(\d+)/i.exec(head);
-        const len = m === null ? 0 : Number(m[1]);
-        while (this.buf.length < end + 4 + len) {
-          if (!(await this.fill())) return null;
-        }
-        const body = dec.decode(this.buf.subarray(end + 4, end + 4 + len));
-        this.buf = this.buf.slice(end + 4 + len);
-        return { head, body };
-      }
-      if (!(await this.fill())) return null;
-    }
-  }
-}
-
-async function writeAll(conn: Deno.Conn, data: string | Uint8Array): Promise<void> {
-  const b = typeof data === "string" ? enc.encode(data) : data;
-  let off = 0;
-  try {
-    while (off < b.length) off += await conn.write(b.subarray(off));
-  } catch { /* the client went away */ }
-}
-
-/**
- * A raw TCP server: `handler(conn, index)` runs for every accepted connection. Everything is
- * closed and awaited after `fn`.
- */
-async function withFake(
-  handler: (conn: Deno.TcpConn, index: number) => Promise<void>,
-  fn: (s: FakeServer) => Promise<void>,
-  port = 0,
-): Promise<void> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port });
-  const s: FakeServer = { port: (listener.addr as Deno.NetAddr).port, accepted: 0 };
-  const conns = new Set<Deno.TcpConn>();
-  const tasks: Promise<void>[] = [];
-  const acceptLoop = (async () => {
-    for (;;) {
-      let c: Deno.TcpConn;
-      try {
-        c = await listener.accept();
-      } catch {
-        return;
-      }
-      conns.add(c);
-      const idx = s.accepted++;
-      tasks.push(
-        handler(c, idx).catch(() => {}).finally(() => {
-          if (conns.delete(c)) {
-            try {
-              c.close();
-            } catch { /* closed by the handler */ }
-          }
-        }),
-      );
-    }
-  })();
-  try {
-    await fn(s);
-  } finally {
-    listener.close();
-    await acceptLoop;
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* already closed */ }
-    }
-    conns.clear();
-    await Promise.all(tasks);
-  }
-}
 
 /** A fake server that answers each request on a connection with `reply(head, body, n)`. */
 function replying(
