@@ -145,6 +145,7 @@ export class ClientConn implements ClientOwner {
   #bodyTotal = 0;
   #decoder: ChunkedDecoder | null = null;
   #decoderMax = -2;
+  #decoderHead = -2;
   /** The transport closes after the response being read. */
   #closeAfter = false;
   /** A request on the wire said `Connection: close`: send nothing more on this transport. */
@@ -225,17 +226,27 @@ export class ClientConn implements ClientOwner {
     const i = this.queue.indexOf(req);
     if (i < 0) return;
     const cx = req._cx!;
-    cx.owner = null;
+    if (cx.discard) return;
     cx.error = new EvError("request cancelled");
+    if (i > 0 && i < this.nSent) {
+      // Pipelined behind another on the wire: dropping the transport would replay (or fail)
+      // the requests ahead; let its answer come and throw it away instead.
+      cx.discard = true;
+      this.#errorCb(req, EVREQ_HTTP_REQUEST_CANCEL);
+      return;
+    }
+    cx.owner = null;
     this.queue.splice(i, 1);
     if (i < this.nSent) {
-      // On the wire: the only way to stop it is to drop the transport (libevent does too).
+      // The first on the wire: the only way to stop it is to drop the transport (libevent).
       this.nSent--;
       this.#dropTransport();
       this.#kick();
     } else if (this.queue.length === 0 && this.state === C_RETRY_WAIT) {
       this.#retryTimer.disarm();
       this.state = C_DISCONNECTED;
+      // The next request starts with its full retry allowance (libevent resets the count).
+      this.#retryCnt = 0;
     }
     this.#errorCb(req, EVREQ_HTTP_REQUEST_CANCEL);
   }
@@ -406,7 +417,17 @@ export class ClientConn implements ClientOwner {
     this.conn._bev = null;
     this.state = C_DISCONNECTED;
     bev.free();
-    for (let i = 0; i < this.nSent; i++) {
+    // Cancelled requests that were on the wire are done with: no answer will come now.
+    let n = this.nSent;
+    for (let i = n - 1; i >= 0; i--) {
+      const cx = this.queue[i]!._cx!;
+      if (cx.discard) {
+        cx.owner = null;
+        this.queue.splice(i, 1);
+        n--;
+      }
+    }
+    for (let i = 0; i < n; i++) {
       const cx = this.queue[i]!._cx!;
       cx.headSent = cx.bodySent = cx.waitContinue = false;
     }
@@ -651,6 +672,7 @@ export class ClientConn implements ClientOwner {
     }
     if (
       !cx.bodySent || head.connectionClose || cx.closeReq || code === 101 ||
+      (req._method === EVHTTP_REQ_CONNECT && code >= 200 && code < 300) ||
       (head.minor === 0 && !head.connectionKeepAlive)
     ) {
       this.#closeAfter = true;
@@ -667,12 +689,18 @@ export class ClientConn implements ClientOwner {
     const maxBody = this.conn._maxBodySize;
     this.#bodyTotal = 0;
     if (head.chunked) {
-      if (this.#decoder === null || this.#decoderMax !== maxBody) {
+      const maxHead = this.conn._maxHeadersSize;
+      if (
+        this.#decoder === null || this.#decoderMax !== maxBody || this.#decoderHead !== maxHead
+      ) {
         this.#decoder = new ChunkedDecoder({
           maxBodySize: maxBody < 0 ? Infinity : maxBody,
+          // Trailers are header fields: the header limit bounds them too (libevent).
+          maxTrailerSize: maxHead < 0 ? 65536 : maxHead,
           allowFold: true,
         });
         this.#decoderMax = maxBody;
+        this.#decoderHead = maxHead;
       } else this.#decoder.reset();
       this.#rstate = R_CHUNKED;
     } else if (head.contentLength >= 0) {
@@ -768,6 +796,10 @@ export class ClientConn implements ClientOwner {
 
   /** Hands a piece to the chunked callback; false when the request went away meanwhile. */
   #deliverPiece(req: EvhttpRequest, buf: Evbuffer): boolean {
+    if (req._cx!.discard) {
+      buf.drain(buf.length);
+      return true;
+    }
     const cb = req._chunkCb;
     if (cb === null || buf.length === 0) return true;
     const bev = this.#bev;
@@ -793,6 +825,7 @@ export class ClientConn implements ClientOwner {
     if (this.#closeAfter || this.#unsolicited()) this.#dropTransport();
     // The next request goes out before the callback runs (libevent's order).
     this.#kick();
+    if (req._cx!.discard) return;
     const cb = req._cb;
     if (cb === null) return;
     try {
@@ -833,6 +866,8 @@ export class ClientConn implements ClientOwner {
   #fail(req: EvhttpRequest, kind: number, err: Error): void {
     const cx = req._cx!;
     cx.owner = null;
+    // A cancelled request was told so already.
+    if (cx.discard) return;
     cx.error = err;
     req._code = 0;
     req._reason = "";

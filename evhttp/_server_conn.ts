@@ -629,8 +629,11 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     }
 
     if (chunked) {
+      const maxHead = this._maxHeadersSize;
       const d = this.#decoder ??= new ChunkedDecoder({
         maxBodySize: maxBody < 0 ? Infinity : maxBody,
+        // Trailers are header fields: the header limit bounds them too.
+        maxTrailerSize: maxHead < 0 ? 65536 : maxHead,
       });
       d.reset();
       this.#bodyLeft = -1;

@@ -82,6 +82,11 @@ export class ClientReqState {
   resendable = false;
   /** Already resent once after the server dropped a reused connection. */
   retried = false;
+  /**
+   * Cancelled while another request ahead of it was on the wire (pipelining): its answer is
+   * read and thrown away, so neither the connection nor the requests ahead are disturbed.
+   */
+  discard = false;
   /** Why the request failed. */
   error: Error | null = null;
 }

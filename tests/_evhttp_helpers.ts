@@ -1,8 +1,8 @@
 // Helpers for the evhttp server tests: a server on an ephemeral loopback port with its loop
 // running, and a raw-socket client that sends bytes and parses whole responses.
 
-import { Evhttp } from "../evhttp/mod.ts";
-import { EventBase } from "../reactor/mod.ts";
+import { Evhttp, type EvhttpConnection } from "../evhttp/mod.ts";
+import { EV_TIMEOUT, EventBase } from "../reactor/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -291,6 +291,19 @@ export class Reader {
       if (!(await this.fill())) return null;
     }
   }
+
+  /** Waits until `n` request heads are buffered; false at EOF. */
+  async heads(n: number): Promise<boolean> {
+    while ((dec.decode(this.buf).match(/\r\n\r\n/g) ?? []).length < n) {
+      if (!(await this.fill())) return false;
+    }
+    return true;
+  }
+
+  /** Reads until EOF. */
+  async drainToEof(): Promise<void> {
+    while (await this.fill()) { /* discard */ }
+  }
 }
 
 /** Writes everything, swallowing errors (the peer may be gone). */
@@ -351,5 +364,29 @@ export async function withFake(
     }
     conns.clear();
     await Promise.all(tasks);
+  }
+}
+
+/**
+ * Runs `fn` with a base whose loop runs meanwhile (kept alive by a long timer between requests);
+ * frees the client connections `track` was given, then the base.
+ */
+export async function withClient(
+  fn: (base: EventBase, track: (c: EvhttpConnection) => EvhttpConnection) => Promise<void>,
+): Promise<void> {
+  const base = new EventBase();
+  const conns: EvhttpConnection[] = [];
+  base.once(null, EV_TIMEOUT, () => {}, undefined, 600_000);
+  const loop = base.dispatch();
+  try {
+    await fn(base, (c) => {
+      conns.push(c);
+      return c;
+    });
+  } finally {
+    for (const c of conns) c.free();
+    base.loopbreak();
+    await loop;
+    base.free();
   }
 }

@@ -13,9 +13,9 @@ import {
   EVREQ_HTTP_REQUEST_CANCEL,
   EVREQ_HTTP_TIMEOUT,
 } from "../evhttp/mod.ts";
-import { EV_TIMEOUT, EventBase } from "../reactor/mod.ts";
+import { EV_TIMEOUT } from "../reactor/mod.ts";
 import { BEV_OPT_CLOSE_ON_FREE, Bufferevent } from "../bufferevent/mod.ts";
-import { RawClient, Reader, withFake, withServer } from "./_evhttp_helpers.ts";
+import { RawClient, Reader, withClient, withFake, withServer } from "./_evhttp_helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -110,25 +110,6 @@ function request(
 }
 
 /** Runs `fn` with a client base whose loop runs meanwhile; frees the tracked connections. */
-async function withClient(
-  fn: (base: EventBase, track: (c: EvhttpConnection) => EvhttpConnection) => Promise<void>,
-): Promise<void> {
-  const base = new EventBase();
-  const conns: EvhttpConnection[] = [];
-  base.once(null, EV_TIMEOUT, () => {}, undefined, 600_000);
-  const loop = base.dispatch();
-  try {
-    await fn(base, (c) => {
-      conns.push(c);
-      return c;
-    });
-  } finally {
-    for (const c of conns) c.free();
-    base.loopbreak();
-    await loop;
-    base.free();
-  }
-}
 
 // ----------------------------------------------------------------------------- server
 

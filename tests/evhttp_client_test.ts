@@ -20,7 +20,13 @@ import {
 } from "../evhttp/mod.ts";
 import { Evhttp } from "../evhttp/mod.ts";
 import { EV_TIMEOUT, EventBase } from "../reactor/mod.ts";
-import { Reader, withFake, withServer, writeAllQuiet as writeAll } from "./_evhttp_helpers.ts";
+import {
+  Reader,
+  withClient,
+  withFake,
+  withServer,
+  writeAllQuiet as writeAll,
+} from "./_evhttp_helpers.ts";
 import { patternBytes } from "./_helpers.ts";
 import { testPki } from "./_tls.ts";
 
@@ -74,29 +80,6 @@ function request(
     setup?.(req);
     conn.makeRequest(req, method, uri);
   });
-}
-
-/** Runs `fn` with a base whose loop runs meanwhile; frees the connections it lists after. */
-async function withClient(
-  fn: (base: EventBase, track: (c: EvhttpConnection) => EvhttpConnection) => Promise<void>,
-): Promise<void> {
-  const base = new EventBase();
-  const conns: EvhttpConnection[] = [];
-  // The loop must be running while requests are in flight; keep it alive with a long timer
-  // until the test body is done (a pending request holds it too, but not the gaps between).
-  base.once(null, EV_TIMEOUT, () => {}, undefined, 600_000);
-  const loop = base.dispatch();
-  try {
-    await fn(base, (c) => {
-      conns.push(c);
-      return c;
-    });
-  } finally {
-    for (const c of conns) c.free();
-    base.loopbreak();
-    await loop;
-    base.free();
-  }
 }
 
 // ----------------------------------------------------------------------------- fake servers
