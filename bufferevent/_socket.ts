@@ -368,7 +368,16 @@ export class SocketBackend implements BevBackend {
     }
     // Without tls.hostname the certificate is verified against the host we connect to.
     const host = this.#tls.hostname ?? verifyHost ?? a.hostname ?? "127.0.0.1";
-    this.#establish(Deno.connect(a).then((c) => this.#upgrade(c, host)));
+    this.#establish(
+      Deno.connect(a).then((c) => {
+        // Freed while the TCP connect ran: no TLS session for a bufferevent that is gone.
+        if (this.#closed) {
+          c.close();
+          throw new Deno.errors.Interrupted("freed during connect");
+        }
+        return this.#upgrade(c, host);
+      }),
+    );
   }
 
   connectHostname(

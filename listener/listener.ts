@@ -181,6 +181,11 @@ export class EvConnListener {
         this.#hold();
         return;
       }
+      if (e instanceof Deno.errors.ConnectionAborted) {
+        // A client gave up before we took it (ECONNABORTED): libevent retries at once.
+        this.#kick();
+        return;
+      }
       this.#err = e instanceof Error ? e : new EvError(String(e));
       this.#base._activateEntry(this.#entry);
     };

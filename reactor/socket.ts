@@ -20,6 +20,11 @@ const KIND_FILE = 3;
 const IO = EV_READ | EV_WRITE | EV_CLOSED;
 const MIN_READ = 4096;
 const MAX_READ = 65536;
+/**
+ * Bytes kept staged while reading on for edge-triggered or EV_CLOSED watchers (a kernel's
+ * receive buffer stands in the same place): past it, reading waits for the application.
+ */
+const STAGE_MAX = 256 * 1024;
 /** Bytes queued for writing below which the socket counts as writable. */
 const DEFAULT_SEND_LIMIT = 256 * 1024;
 /** Sends up to this size are copied into the shared slab; bigger ones get their own copy. */
@@ -96,6 +101,12 @@ export class Socket {
   #readEvs: Event[] = [];
   /** How many of `#readEvs` watch EV_READ (the others only EV_CLOSED). */
   #nReaders = 0;
+  /** Watchers that need reads to go on while bytes are staged: EV_ET readers, EV_CLOSED. */
+  #nEager = 0;
+  /** Closed with sent bytes still queued: the resource closes once they are written. */
+  #closeAfterWrites = false;
+  /** The last failed `sendto` (datagram sockets keep working after one). */
+  #sendErr: Error | null = null;
   #writeEvs: Event[] = [];
   #reading = false;
   #buf: Uint8Array | null = null;
@@ -186,9 +197,11 @@ export class Socket {
       this.#stagedOff = off + n;
       if (this.#stagedOff >= this.#stagedEnd) {
         this.#staged = null;
-        // Inside a callback the read is re-armed after it returns, so what the callback sends
-        // goes out before the next read is issued.
-        if (this.#base === null || !this.#base._inPass()) this.#startRead();
+        // Inside a callback the read is re-armed after it returns (or, from another event's
+        // callback, at the next pass), so what the callback sends goes out first.
+        const base = this.#base;
+        if (base === null || !base._inPass()) this.#startRead();
+        else base._schedulePoll(this);
       }
       return out;
     }
@@ -264,14 +277,19 @@ export class Socket {
     this.#outBytes += bytes.length;
     (this.#res as Deno.DatagramConn).send(bytes, addr).then(
       () => this.#writeDone(bytes.length),
-      this.#onWriteErr,
+      (e) => {
+        // One datagram failed (EMSGSIZE, unreachable, …): like sendto(2) returning -1, the
+        // socket itself carries on.
+        this.#sendErr = e instanceof Error ? e : new EvError(String(e));
+        this.#writeDone(bytes.length);
+      },
     );
     return bytes.length;
   }
 
   /** The last error (libevent's `EVUTIL_SOCKET_ERROR`), or null. */
   error(): Error | null {
-    return this.#err;
+    return this.#err ?? this.#sendErr;
   }
 
   /** Sets how many queued bytes make the socket non-writable (default 256 KiB). */
@@ -290,10 +308,21 @@ export class Socket {
       } catch { /* already closed */ }
     }
     this.#accepted.length = 0;
-    this.#outQ.length = 0;
     this.#base?._untrackResource(
       this.#io ?? this.#res as unknown as { ref(): void; unref(): void },
     );
+    if (this.#outQ.length > 0 && this.#err === null && this.#kind !== KIND_DATAGRAM) {
+      // What send() accepted is the application's data in "the kernel": it goes out, then
+      // the resource closes (close(2) on a socket with unsent data delivers it too).
+      this.#closeAfterWrites = true;
+      if (!this.#writing) this.#startWrite();
+      return;
+    }
+    this.#outQ.length = 0;
+    this.#closeResource();
+  }
+
+  #closeResource(): void {
     try {
       (this.#res as { close(): void }).close();
     } catch { /* already closed */ }
@@ -321,6 +350,7 @@ export class Socket {
     const first = this.#readEvs.length + this.#writeEvs.length === 0;
     if ((ev.events & (EV_READ | EV_CLOSED)) !== 0) this.#readEvs.push(ev);
     if ((ev.events & EV_READ) !== 0) this.#nReaders++;
+    if ((ev.events & (EV_ET | EV_CLOSED)) !== 0) this.#nEager++;
     if ((ev.events & EV_WRITE) !== 0) this.#writeEvs.push(ev);
     if (first) base._socketTrack(this, true);
     if ((this.#ready() & ev.events & IO) !== 0) {
@@ -337,6 +367,7 @@ export class Socket {
     if (i >= 0) {
       this.#readEvs.splice(i, 1);
       if ((ev.events & EV_READ) !== 0) this.#nReaders--;
+      if ((ev.events & (EV_ET | EV_CLOSED)) !== 0) this.#nEager--;
     }
     i = this.#writeEvs.indexOf(ev);
     if (i >= 0) this.#writeEvs.splice(i, 1);
@@ -358,6 +389,8 @@ export class Socket {
     const all = this.#pollAll;
     this.#pollAll = false;
     this.#fire(this.#ready(), all);
+    // A recv() from another event's callback emptied the stage: read on.
+    this.#startRead();
   }
 
   /** @ignore */
@@ -367,8 +400,8 @@ export class Socket {
 
   #ready(): number {
     let m = 0;
-    if (this.#err !== null) return IO;
     if (this.#closed) return 0;
+    if (this.#err !== null) return IO;
     // By kind: a connection's check must not touch the listener and datagram queues (with
     // thousands of sockets every extra cache line read per event shows).
     const k = this.#kind;
@@ -386,7 +419,7 @@ export class Socket {
   /** Activates the registered events that `mask` satisfies (edge events only if `edges`). */
   #fire(mask: number, edges: boolean): void {
     const base = this.#base;
-    if (base === null || mask === 0) return;
+    if (base === null || mask === 0 || this.#closed) return;
     if ((mask & (EV_READ | EV_CLOSED)) !== 0) {
       const evs = this.#readEvs;
       for (let i = 0; i < evs.length; i++) {
@@ -435,7 +468,13 @@ export class Socket {
         }, this.#onReadErr);
         return;
       default: {
-        if (this.#staged !== null && !this.#onlyClosedWatchers()) return;
+        if (this.#staged !== null) {
+          // Unconsumed bytes: a level-triggered reader is asked again for them, so no more are
+          // read; edge-triggered and EV_CLOSED watchers need to see what comes next (within a
+          // bound, as a kernel buffer would hold it).
+          if (!this.#onlyClosedWatchers() && this.#nEager === 0) return;
+          if (this.#stagedEnd - this.#stagedOff >= STAGE_MAX) return;
+        }
         this.#reading = true;
         if (this.#staged !== null) this.#spare = null; // staged bytes still live in it
         let buf = this.#spare;
@@ -483,7 +522,7 @@ export class Socket {
     }
     this.#stagedOff = 0;
     this.#fire(EV_READ, true);
-    if (this.#onlyClosedWatchers()) this.#startRead();
+    if (this.#onlyClosedWatchers() || this.#nEager > 0) this.#startRead();
   }
 
   #readFailed(e: unknown): void {
@@ -494,7 +533,15 @@ export class Socket {
   }
 
   #failed(e: unknown): void {
-    if (this.#closed) return;
+    if (this.#closed) {
+      // A write of the bytes left at close() failed: nothing more can go out.
+      if (this.#closeAfterWrites) {
+        this.#closeAfterWrites = false;
+        this.#outQ.length = 0;
+        this.#closeResource();
+      }
+      return;
+    }
     this.#err = e instanceof Error ? e : new EvError(String(e));
     this.#writing = false;
     this.#fire(IO, true);
@@ -502,8 +549,12 @@ export class Socket {
 
   #startWrite(): void {
     const q = this.#outQ;
-    if (q.length === 0 || this.#closed || this.#err !== null) {
+    if (q.length === 0 || (this.#closed && !this.#closeAfterWrites) || this.#err !== null) {
       this.#writing = false;
+      if (this.#closeAfterWrites && q.length === 0) {
+        this.#closeAfterWrites = false;
+        this.#closeResource();
+      }
       return;
     }
     this.#writing = true;
@@ -530,7 +581,7 @@ export class Socket {
   }
 
   #writeDone(n: number): void {
-    if (this.#closed) return;
+    if (this.#closed && !this.#closeAfterWrites) return;
     const before = this.#outBytes;
     this.#outBytes -= n;
     if (this.#kind !== KIND_DATAGRAM) {
