@@ -804,8 +804,9 @@ export class Bufferevent {
   /** @ignore */
   _suspendWrite(reason: number): void {
     this._writeSuspended |= reason;
-    // Waiting for tokens is not the peer's fault: no write timeout meanwhile (as libevent).
-    this.#writeTimer?.disarm();
+    // Waiting for tokens is not the peer's fault: no write timeout meanwhile (as libevent);
+    // but during a connect the timer is the connect's deadline, which stays.
+    if ((this._writeSuspended & SUSPEND_CONNECTING) === 0) this.#writeTimer?.disarm();
   }
 
   /** @ignore */

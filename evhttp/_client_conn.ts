@@ -279,6 +279,8 @@ export class ClientConn implements ClientOwner {
   }
 
   applyTimeouts(): void {
+    // While connecting the connect timeout governs; #connected() applies these.
+    if (this.state === C_CONNECTING) return;
     this.#bev?.setTimeouts(this.conn._readTimeout, this.conn._writeTimeout);
   }
 

@@ -703,6 +703,9 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   #dispatch(req: EvhttpRequest): void {
     this.state = S_HANDLING;
+    // The peer closed already (a pipelined request after its half-close): this handler gets
+    // the read timeout to begin its reply too.
+    if (this.#peerEof) this.#armEofTimer();
     const cb = req._cb;
     if (cb === null) {
       this.#default404(req);
@@ -731,6 +734,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   _sendReply(req: EvhttpRequest, code: number, reason: string | null, body?: ReplyBody): void {
     if (this.req !== req || this.state === S_FREED) return;
+    this.#eofTimer?.disarm();
     req._code = code;
     req._reason = reason ?? reasonPhrase(code);
     let bodyBytes: Uint8Array | null = null;
@@ -783,6 +787,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   _replyStart(req: EvhttpRequest, code: number, reason: string | null): void {
     if (this.req !== req || this.state === S_FREED) return;
+    this.#eofTimer?.disarm();
     req._code = code;
     req._reason = reason ?? reasonPhrase(code);
     const allow = statusAllowsBody(code);

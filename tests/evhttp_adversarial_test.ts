@@ -14,6 +14,7 @@ import {
   EVREQ_HTTP_TIMEOUT,
 } from "../evhttp/mod.ts";
 import { EV_TIMEOUT } from "../reactor/mod.ts";
+import { InternalTimer } from "../reactor/_internal_timer.ts";
 import { BEV_OPT_CLOSE_ON_FREE, Bufferevent } from "../bufferevent/mod.ts";
 import { RawClient, Reader, withClient, withFake, withServer } from "./_evhttp_helpers.ts";
 
@@ -982,4 +983,30 @@ Deno.test("a file that shrinks while being served ends the connection, not the f
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+// After a half-close each pipelined request's handler gets the whole read timeout to begin its
+// reply: the timer restarts per request (it used to be armed once, at the EOF, and cut the second
+// request short when it fired).
+Deno.test("after a half-close, each pipelined handler gets its own read timeout", async () => {
+  const errors: string[] = [];
+  await withServer((http, base) => {
+    http.setReadTimeout(300);
+    http.setGencb((req: EvhttpRequest) => {
+      const uri = req.getUri();
+      req.setErrorCb(() => errors.push(uri));
+      const t = new InternalTimer(base, () => req.sendReply(200, null, uri));
+      t.arm(200); // each handler answers within 200 ms < the 300 ms read timeout
+    });
+  }, async ({ port }) => {
+    const c = await RawClient.connect(port);
+    await c.send("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    await c.conn.closeWrite(); // half-close: both replies are still owed
+    const a = await c.response();
+    const b = await c.response().catch(() => null);
+    c.close();
+    assert.equal(a?.status, 200);
+    assert.deepEqual(errors, [], `requests dropped with EVREQ_HTTP_EOF: ${errors}`);
+    assert.equal(b?.status, 200, "the second pipelined reply was lost");
+  });
 });
