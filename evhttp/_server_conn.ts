@@ -239,6 +239,8 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   #processing = false;
   /** Empty-line bytes ignored before the request line being awaited (counted against the limit). */
   #blank = 0;
+  /** An error page is being built (the errorcb runs). */
+  #pageInProgress = false;
   #peerEof = false;
   #bodyLeft = 0;
   #decoder: ChunkedDecoder | null = null;
@@ -446,7 +448,15 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
           if (this.#heldBack()) {
             this.#want |= W_RESUME;
             this.#syncWriteCb();
+            // What waits unparsed is bounded as when a handler runs: stop reading at the mark
+            // (a client that never reads its replies cannot make us buffer without limit).
+            if (input.length >= IN_HIGH && !this.#readPaused) this.#pauseRead();
             break;
+          }
+          if (this.#readPaused && input.length < IN_HIGH) {
+            // Nothing holds us back any more and no handler runs: read on.
+            this.#readPaused = false;
+            bev.enable(EV_READ);
           }
           if (input.length === 0) {
             if (this.#peerEof) this.#closeWhenWritten();
@@ -1080,11 +1090,15 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     const state = req._replyState;
     req._replyState = REPLY_DONE;
     let r: number | void;
+    // A page is in progress: shutdown() from the callback must let it go out (not "idle").
+    this.#pageInProgress = true;
     try {
       r = ecb(req, buf, code, detail ?? null, this.http._errorcbArg);
     } catch (e) {
       this._base._reportError(e);
       r = -1;
+    } finally {
+      this.#pageInProgress = false;
     }
     req._replyState = state;
     return (r !== undefined && r < 0) || buf.length === 0 ? null : buf;
@@ -1297,7 +1311,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   /** Closes an idle connection (server shutdown); true if it was idle. */
   closeIfIdle(): boolean {
-    if (this.state === S_HEAD && this.#bev.getInput().length === 0) {
+    if (this.state === S_HEAD && this.#bev.getInput().length === 0 && !this.#pageInProgress) {
       this.#closeWhenWritten();
       return true;
     }
