@@ -11,7 +11,7 @@ import { ActiveEntry } from "../reactor/_active.ts";
 import { DirectIo } from "../reactor/_fast_io.ts";
 import { InternalTimer } from "../reactor/_internal_timer.ts";
 import { EV_WRITE } from "../reactor/constants.ts";
-import type { BevBackend } from "./_backend.ts";
+import { type BevBackend, SUSPEND_RATE } from "./_backend.ts";
 import { BlockPool, defaultPool, type PooledBlock } from "./_pool.ts";
 import type { Bufferevent, GetaddrinfoResolver, ResolvedAddr } from "./bufferevent.ts";
 import {
@@ -478,7 +478,11 @@ export class SocketBackend implements BevBackend {
       !bev._readActive()
     ) return;
     let lim = bev._readLimit();
-    if (lim === 0) return;
+    if (lim === 0) {
+      // Out of tokens (not just at the watermark): suspended, so the refill resumes us.
+      if (bev._rateReadBlocked()) bev._suspendRead(SUSPEND_RATE);
+      return;
+    }
     const capped = this.#feedsOutput && this.#writing;
     if (capped && this.#stallBudget <= 0) {
       this.#armStall();
@@ -572,7 +576,11 @@ export class SocketBackend implements BevBackend {
       return;
     }
     let max = bev._writeLimit();
-    if (max === 0) return;
+    if (max === 0) {
+      // Out of tokens (a group emptied by others): suspended, so the refill resumes us.
+      bev._suspendWrite(SUSPEND_RATE);
+      return;
+    }
     if (max < 0 || max > MAX_WRITE) max = MAX_WRITE;
     let scratch = this.#scratch;
     if (scratch === null || (scratch.length < SCRATCH && out.length > scratch.length)) {

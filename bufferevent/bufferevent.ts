@@ -642,6 +642,11 @@ export class Bufferevent {
     return lim;
   }
 
+  /** Whether the rate limits allow no read now. @ignore */
+  _rateReadBlocked(): boolean {
+    return this.#rateReadAllowance() === 0;
+  }
+
   /** What the rate limits (own bucket and group) allow the next read (-1: unlimited). */
   #rateReadAllowance(): number {
     let lim = -1;

@@ -69,9 +69,12 @@ export class RateBucket {
     this.#write = cfg.writeRate;
     this.#timer = new InternalTimer(base, () => {
       this.#update();
-      // The timer runs on the loop's cached clock and may fire just before the tick boundary.
+      // Either direction still (or again) short: keep ticking. The timer runs on the loop's
+      // cached clock and may fire just before the tick boundary, so check after the update.
       if (this.#starved()) this.#schedule();
-      else onRefill();
+      // Reads and writes refill independently (libevent): a read deficit must not hold back
+      // writers, so resume whatever has tokens now.
+      onRefill();
     });
   }
 
@@ -113,6 +116,12 @@ export class RateBucket {
 
   stop(): void {
     this.#timer.disarm();
+  }
+
+  /** Makes sure a short bucket is refilling (a group that stopped with no members). */
+  resume(): void {
+    this.#update();
+    if (this.#starved()) this.#schedule();
   }
 
   #starved(): boolean {
@@ -163,6 +172,8 @@ export class BuffereventRateLimitGroup {
     if (old === this) return;
     old?.removeFromGroup(bev);
     this.#members.add(bev);
+    // The bucket stopped when the last member left; an empty one must refill for this one.
+    this.#bucket.resume();
     bev._setGroup(this);
   }
 
