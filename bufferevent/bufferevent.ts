@@ -124,6 +124,11 @@ class DeferredCbs extends ActiveEntry {
   }
 }
 
+// Which callback `#callGuarded` runs.
+const CB_READ = 0;
+const CB_WRITE = 1;
+const CB_EVENT = 2;
+
 const RATE_READ = 1;
 const RATE_WRITE = 2;
 
@@ -756,37 +761,25 @@ export class Bufferevent {
     this._inCb++;
     // CONNECTED first, then read, write, and the other events (libevent's order). Each in its
     // own try: a throwing read callback must not swallow an EOF queued with it.
-    if ((ev & BEV_EVENT_CONNECTED) !== 0 && this._eventcb !== null) {
-      try {
-        this._eventcb(this, BEV_EVENT_CONNECTED, this._cbarg);
-      } catch (e) {
-        this._base._reportError(e);
-      }
-    }
-    if (r && this._readcb !== null && !this._freed) {
-      try {
-        this._readcb(this, this._cbarg);
-      } catch (e) {
-        this._base._reportError(e);
-      }
-    }
-    if (w && this._writecb !== null && !this._freed) {
-      try {
-        this._writecb(this, this._cbarg);
-      } catch (e) {
-        this._base._reportError(e);
-      }
-    }
+    if ((ev & BEV_EVENT_CONNECTED) !== 0) this.#callGuarded(CB_EVENT, BEV_EVENT_CONNECTED);
+    if (r) this.#callGuarded(CB_READ, 0);
+    if (w) this.#callGuarded(CB_WRITE, 0);
     const rest = ev & ~BEV_EVENT_CONNECTED;
-    if (rest !== 0 && this._eventcb !== null && !this._freed) {
-      try {
-        this._eventcb(this, rest, this._cbarg);
-      } catch (e) {
-        this._base._reportError(e);
-      }
-    }
+    if (rest !== 0) this.#callGuarded(CB_EVENT, rest);
     this._inCb--;
     if (!this._freed) this._backend.afterCallback();
+  }
+
+  /** Runs one user callback (unless freed meanwhile), reporting what it throws. */
+  #callGuarded(which: number, what: number): void {
+    if (this._freed) return;
+    try {
+      if (which === CB_READ) this._readcb?.(this, this._cbarg);
+      else if (which === CB_WRITE) this._writecb?.(this, this._cbarg);
+      else this._eventcb?.(this, what, this._cbarg);
+    } catch (e) {
+      this._base._reportError(e);
+    }
   }
 
   /** @ignore */

@@ -17,11 +17,13 @@ import {
   BEV_OK,
   BEV_OPT_CLOSE_ON_FREE,
   BEV_OPT_DEFER_CALLBACKS,
+  BEV_TRIG_DEFER_CALLBACKS,
+  BEV_TRIG_IGNORE_WATERMARKS,
   Bufferevent,
   type Evbuffer,
   EvbufferFrozenError,
 } from "../bufferevent/mod.ts";
-import { EV_READ, EV_WRITE, EventBase, evtimerNew } from "../reactor/mod.ts";
+import { EV_READ, EV_WRITE, EventBase, EVLOOP_ONCE, evtimerNew } from "../reactor/mod.ts";
 import { bounded, connectedPair, listenLoopback, readN, writeAll } from "./_helpers.ts";
 import { testPki } from "./_tls.ts";
 
@@ -779,5 +781,32 @@ Deno.test("no write callback after a write timeout until EV_WRITE is enabled aga
     `event ${BEV_EVENT_TIMEOUT | BEV_EVENT_WRITING}`,
     "enable",
     "write enabled=true",
+  ]);
+});
+
+// BEV_TRIG_DEFER_CALLBACKS on a bufferevent without deferred callbacks runs the triggered
+// callbacks from the loop, not inside trigger(); triggerEvent runs the event callback with the
+// flags given, now or (deferred) from the loop.
+Deno.test("trigger/triggerEvent with BEV_TRIG_DEFER_CALLBACKS run from the loop", async () => {
+  const base = new EventBase();
+  const [c, s, l] = await connectedPair();
+  const bev = Bufferevent.socketNew(base, s, BEV_OPT_CLOSE_ON_FREE);
+  const log: string[] = [];
+  bev.setcb(() => log.push("read"), null, (_b, what) => log.push(`event ${what}`));
+  bev.setWatermark(EV_READ, 10, 0); // empty input: only IGNORE_WATERMARKS runs the read cb
+  bev.trigger(EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+  bev.triggerEvent(BEV_EVENT_EOF | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
+  log.push("returned");
+  bev.triggerEvent(BEV_EVENT_READING);
+  await base.loop(EVLOOP_ONCE);
+  bev.free();
+  c.close();
+  l.close();
+  base.free();
+  assert.deepEqual(log, [
+    "returned",
+    `event ${BEV_EVENT_READING}`,
+    "read",
+    `event ${BEV_EVENT_EOF | BEV_EVENT_READING}`,
   ]);
 });

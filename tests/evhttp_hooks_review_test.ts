@@ -26,11 +26,47 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 
 /** The server connection's input buffer length (internal, for bounding checks). */
 function inputLength(conn: EvhttpConnection | null): number {
+  if (conn === null) return -1;
   const bev = (conn as unknown as { _bev: { getInput(): { length: number } } | null })._bev;
   return bev === null ? -1 : bev.getInput().length;
 }
 
 // ------------------------------------------------------------------------------ setHeaderCb
+
+/**
+ * Asks for `/big`, waits for its handler, then pipelines up to 48 MiB of `GET /s` without
+ * reading: either the whole flood is accepted (the server kept reading) or the writer stalls (the
+ * 2.5 s cap only bounds the wait for a stall). Returns the server's input length then.
+ */
+async function floodAfterBig(
+  port: number,
+  input: () => number,
+): Promise<{ buffered: number; written: number }> {
+  const c = await RawClient.connect(port);
+  await c.send("GET /big HTTP/1.1\r\n\r\n");
+  await until(() => input() >= 0, 2000, "the /big handler");
+  const flood = enc.encode("GET /s HTTP/1.1\r\n\r\n".repeat(1 << 16)); // ~1.2 MiB
+  const target = 48 << 20;
+  let written = 0;
+  let stop = false;
+  const writer = (async () => {
+    try {
+      while (!stop && written < target) {
+        await c.send(flood);
+        written += flood.length;
+      }
+    } catch { /* closed */ }
+  })();
+  const t0 = performance.now();
+  while (written < target && performance.now() - t0 < 2500) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const buffered = input();
+  stop = true;
+  c.close();
+  await writer;
+  return { buffered, written };
+}
 
 Deno.test("header cb: a reply from the hook to a bodiless GET keeps the connection alive", async () => {
   let dispatched = 0;
@@ -249,31 +285,7 @@ Deno.test("held-back pipelined requests behind an unread large reply: server inp
     });
     http.setCb("/s", (req) => req.sendReply(200, null, "s"));
   }, async ({ port }) => {
-    const c = await RawClient.connect(port);
-    await c.send("GET /big HTTP/1.1\r\n\r\n");
-    await until(() => conn !== null, 2000, "the /big handler");
-    const flood = enc.encode("GET /s HTTP/1.1\r\n\r\n".repeat(1 << 16)); // ~1.2 MiB
-    const target = 48 << 20;
-    let written = 0;
-    let stop = false;
-    const writer = (async () => {
-      try {
-        while (!stop && written < target) {
-          await c.send(flood);
-          written += flood.length;
-        }
-      } catch { /* closed */ }
-    })();
-    // Either the whole flood is accepted (the server kept reading) or the writer stalls; the
-    // cap only bounds the wait for a stall.
-    const t0 = performance.now();
-    while (written < target && performance.now() - t0 < 2500) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const buffered = inputLength(conn);
-    stop = true;
-    c.close();
-    await writer;
+    const { buffered, written } = await floodAfterBig(port, () => inputLength(conn));
     assert.ok(
       buffered <= 4 << 20,
       `server input holds ${(buffered / 1048576).toFixed(1)} MiB (client wrote ${
@@ -697,29 +709,7 @@ Deno.test("newreqcb: requests held back for the attach keep the server's input b
     });
     http.setCb("/s", (req) => req.sendReply(200, null, "s"));
   }, async ({ port }) => {
-    const c = await RawClient.connect(port);
-    await c.send("GET /big HTTP/1.1\r\n\r\n");
-    await until(() => conn !== null, 2000, "the /big handler");
-    const flood = enc.encode("GET /s HTTP/1.1\r\n\r\n".repeat(1 << 16));
-    const target = 48 << 20;
-    let written = 0;
-    let stop = false;
-    const writer = (async () => {
-      try {
-        while (!stop && written < target) {
-          await c.send(flood);
-          written += flood.length;
-        }
-      } catch { /* closed */ }
-    })();
-    const t0 = performance.now();
-    while (written < target && performance.now() - t0 < 2500) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const buffered = inputLength(conn);
-    stop = true;
-    c.close();
-    await writer;
+    const { buffered, written } = await floodAfterBig(port, () => inputLength(conn));
     assert.ok(
       buffered <= 4 << 20,
       `server input holds ${(buffered / 1048576).toFixed(1)} MiB (client wrote ${

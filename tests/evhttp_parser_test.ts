@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import {
   ChunkedDecoder,
+  drainEmptyLines,
   findHeadEnd,
   headLimitStatus,
   memoRequestHead,
@@ -26,6 +27,7 @@ import {
 import { reasonPhrase, STATUS_TEXT, statusAllowsBody } from "../evhttp/status.ts";
 import { formatImfDate, httpDate } from "../evhttp/_date.ts";
 import { latin1 } from "./_helpers.ts";
+import { Evbuffer } from "../bufferevent/evbuffer.ts";
 
 const bytes = latin1;
 
@@ -721,4 +723,23 @@ Deno.test("head memo: equal bytes replay the parse; any other byte, a shorter bu
   memoRequestHead(lb, 0, lb.length, lh);
   assert.equal(replayRequestHead(lb, 0, lb.length, new RequestHead()), -1);
   assert.equal(replayRequestHead(b, 4, b.length, new RequestHead()), -1);
+});
+
+Deno.test("drainEmptyLines drains CRLF/LF runs across chunks, keeps a CR awaiting its LF", () => {
+  const b = new Evbuffer();
+  b.add("\r\n\n\r");
+  // A reference is a chunk of its own: the CRLF is split across two chunks.
+  b.addReference(latin1("\n\r\nGET"));
+  assert.equal(drainEmptyLines(b), 7);
+  assert.equal(b.toString(), "GET");
+  const t = new Evbuffer();
+  t.add("\n\r"); // the CR may be the first half of a CRLF: it stays until the LF comes
+  assert.equal(drainEmptyLines(t), 1);
+  assert.equal(t.toString(), "\r");
+  t.add("\nX");
+  assert.equal(drainEmptyLines(t), 2);
+  assert.equal(t.toString(), "X");
+  const bare = new Evbuffer();
+  bare.add("\rX"); // a lone CR before text is not an empty line
+  assert.equal(drainEmptyLines(bare), 0);
 });
