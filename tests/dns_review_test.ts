@@ -133,14 +133,18 @@ function lookup(dns: EvdnsBase, name: string, out: Got[], flags = 0) {
 Deno.test("review: a late answer to the first transmission survives socket rotation", async () => {
   // Answers a query only when its retransmission arrives, and answers the *first* copy (to the
   // first copy's source port). Never answers the retransmission itself.
-  const first = new Map<number, Deno.NetAddr>();
+  // Keyed by the (unique) name, not the id: 16-bit random ids collide across 63 lookups
+  // often enough (~2 %) to answer a stale address and fail the test for the wrong reason.
+  const first = new Map<string, Deno.NetAddr>();
   // (A 0.4 s timeout leaves the late answer time to arrive on a loaded machine.)
   const srv = new Fake((q, from, s) => {
-    const prev = first.get(q.id);
+    const name = q.questions[0].name.toLowerCase();
+    const prev = first.get(name);
     if (prev === undefined) {
-      first.set(q.id, from);
+      first.set(name, from);
       return;
     }
+    first.delete(name);
     s.send(reply(q, { answers: [a(q.questions[0].name, "10.9.9.9")] }), prev);
   });
   const base = new EventBase();
