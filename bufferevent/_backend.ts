@@ -34,3 +34,12 @@ export const SUSPEND_CONNECTING = 4;
 export const SUSPEND_LOOKUP = 8;
 /** @ignore */
 export const SUSPEND_FILTER = 16;
+
+/**
+ * What a socket bufferevent reads at most per read when no `setMaxSingleRead` is set: one 64 KiB
+ * pool block (libevent reads 16 KiB; larger reads measured faster here for bulk transfers).
+ * @ignore
+ */
+export const MAX_SINGLE_READ_DEFAULT = 64 * 1024;
+/** What a socket bufferevent hands the runtime at most per write by default. @ignore */
+export const MAX_SINGLE_WRITE_DEFAULT = 4 * 1024 * 1024;

@@ -11,7 +11,7 @@ import { ActiveEntry } from "../reactor/_active.ts";
 import { DirectIo } from "../reactor/_fast_io.ts";
 import { InternalTimer } from "../reactor/_internal_timer.ts";
 import { EV_WRITE } from "../reactor/constants.ts";
-import { type BevBackend, SUSPEND_RATE } from "./_backend.ts";
+import { type BevBackend, MAX_SINGLE_WRITE_DEFAULT, SUSPEND_RATE } from "./_backend.ts";
 import { BlockPool, defaultPool, type PooledBlock } from "./_pool.ts";
 import type { Bufferevent, GetaddrinfoResolver, ResolvedAddr } from "./bufferevent.ts";
 import {
@@ -42,8 +42,6 @@ const MIN_TAIL = 1024;
  * Module-wide; tests shorten `stallMs` to exercise the grants quickly.
  */
 export const readAheadStall = { stallMs: 100, grant: 64 * 1024 };
-/** Largest single write handed to the runtime. */
-const MAX_WRITE = 4 * 1024 * 1024;
 const SCRATCH = 64 * 1024;
 /** Scratch of connections that never had more than this queued (idle memory stays small). */
 const SMALL_SCRATCH = 4096;
@@ -581,7 +579,7 @@ export class SocketBackend implements BevBackend {
       bev._suspendWrite(SUSPEND_RATE);
       return;
     }
-    if (max < 0 || max > MAX_WRITE) max = MAX_WRITE;
+    if (max < 0 || max > MAX_SINGLE_WRITE_DEFAULT) max = MAX_SINGLE_WRITE_DEFAULT;
     let scratch = this.#scratch;
     if (scratch === null || (scratch.length < SCRATCH && out.length > scratch.length)) {
       // Only replaced between writes (#writing is false here), so no write still reads it.

@@ -13,6 +13,8 @@ import { EvError } from "../reactor/errors.ts";
 import type { EventBase } from "../reactor/event_base.ts";
 import {
   type BevBackend,
+  MAX_SINGLE_READ_DEFAULT,
+  MAX_SINGLE_WRITE_DEFAULT,
   SUSPEND_CONNECTING,
   SUSPEND_LOOKUP,
   SUSPEND_RATE,
@@ -34,7 +36,7 @@ import {
 } from "./constants.ts";
 import { Evbuffer, type EvbufferCbEntry } from "./evbuffer.ts";
 import type { BuffereventRateLimitGroup, RateLimitConfig } from "./ratelimit.ts";
-import { RateBucket } from "./ratelimit.ts";
+import { checkDecrement, EV_RATE_LIMIT_MAX, RateBucket } from "./ratelimit.ts";
 
 /** Read or write callback: `(bev, arg)`. */
 export type BuffereventDataCb = (bev: Bufferevent, arg?: unknown) => void;
@@ -211,6 +213,9 @@ export class Bufferevent {
   #triggered: DeferredCbs | null = null;
   #wmEntry: EvbufferCbEntry | null = null;
   #rate: RateBucket | null = null;
+  /** Per-operation caps set by `setMaxSingleRead`/`setMaxSingleWrite` (0: the default). */
+  #maxSingleRead = 0;
+  #maxSingleWrite = 0;
   #group: BuffereventRateLimitGroup | null = null;
   #held = false;
 
@@ -514,12 +519,100 @@ export class Bufferevent {
     return this._dnsError;
   }
 
-  /** Applies a token-bucket rate limit (`null` removes it). */
+  /**
+   * Applies a token-bucket rate limit (`null` removes it). Replacing one keeps the bucket's
+   * levels, clipped down to the new bursts (libevent: tokens spent this tick stay spent).
+   */
   setRateLimit(cfg: RateLimitConfig | null): void {
-    // The old bucket's refill timer must not outlive it (libevent deletes the refill event).
-    this.#rate?.stop();
-    this.#rate = cfg === null ? null : new RateBucket(this._base, cfg, () => this._rateRefilled());
+    if (cfg === null) {
+      // The old bucket's refill timer must not outlive it (libevent deletes the refill event).
+      this.#rate?.stop();
+      this.#rate = null;
+    } else if (this.#rate !== null) {
+      if (this.#rate.cfg !== cfg) this.#rate.setCfg(cfg);
+    } else {
+      this.#rate = new RateBucket(this._base, cfg, () => this._rateRefilled());
+    }
     this._rateRefilled();
+  }
+
+  /** The rate limit set by `setRateLimit`, or null (libevent's `bufferevent_get_token_bucket_cfg`). */
+  getTokenBucketCfg(): RateLimitConfig | null {
+    return this.#rate?.cfg ?? null;
+  }
+
+  /**
+   * The own read bucket's level: negative when overdrawn, `EV_RATE_LIMIT_MAX` without a read
+   * limit (libevent's `bufferevent_get_read_limit`; a group's level is the group's business).
+   */
+  getReadLimit(): number {
+    return this.#rate?.readLevel() ?? EV_RATE_LIMIT_MAX;
+  }
+
+  /** The own write bucket's level (see `getReadLimit`). */
+  getWriteLimit(): number {
+    return this.#rate?.writeLevel() ?? EV_RATE_LIMIT_MAX;
+  }
+
+  /**
+   * The most the next read may take: the single-read cap, the own bucket and the group share
+   * (libevent's `bufferevent_get_max_to_read`). 0 while a rate limit holds reading back.
+   */
+  getMaxToRead(): number {
+    const r = this.#rateReadAllowance();
+    const single = this.getMaxSingleRead();
+    return r >= 0 && r < single ? r : single;
+  }
+
+  /** The most the next write may take (see `getMaxToRead`). */
+  getMaxToWrite(): number {
+    const r = this.#rateWriteAllowance();
+    const single = this.getMaxSingleWrite();
+    return r >= 0 && r < single ? r : single;
+  }
+
+  /**
+   * Takes `n` tokens from the own read bucket by hand (a negative `n` adds them), suspending or
+   * resuming reading to match (libevent's `bufferevent_decrement_read_limit`). Throws without
+   * a rate limit.
+   */
+  decrementReadLimit(n: number): void {
+    checkDecrement(n);
+    if (this.#rate === null) throw new EvError("decrementReadLimit() needs a rate limit");
+    this.#rate.consumeRead(n);
+    this._rateRefilled();
+  }
+
+  /** Takes `n` tokens from the own write bucket by hand (see `decrementReadLimit`). */
+  decrementWriteLimit(n: number): void {
+    checkDecrement(n);
+    if (this.#rate === null) throw new EvError("decrementWriteLimit() needs a rate limit");
+    this.#rate.consumeWrite(n);
+    this._rateRefilled();
+  }
+
+  /**
+   * Caps each read of a socket bufferevent at `n` bytes (libevent's
+   * `bufferevent_set_max_single_read`); 0 restores the default (one 64 KiB block: libevent's
+   * default is 16 KiB, but larger reads measured faster here).
+   */
+  setMaxSingleRead(n: number): void {
+    this.#maxSingleRead = checkMaxSingle(n);
+  }
+
+  /** Caps each write of a socket bufferevent at `n` bytes; 0 restores the default (4 MiB). */
+  setMaxSingleWrite(n: number): void {
+    this.#maxSingleWrite = checkMaxSingle(n);
+  }
+
+  /** The per-read cap (libevent's `bufferevent_get_max_single_read`). */
+  getMaxSingleRead(): number {
+    return this.#maxSingleRead || MAX_SINGLE_READ_DEFAULT;
+  }
+
+  /** The per-write cap (libevent's `bufferevent_get_max_single_write`). */
+  getMaxSingleWrite(): number {
+    return this.#maxSingleWrite || MAX_SINGLE_WRITE_DEFAULT;
   }
 
   /** The base this bufferevent runs on. */
@@ -640,6 +733,8 @@ export class Bufferevent {
   /** How many bytes the next read may take (-1: unlimited). @ignore */
   _readLimit(): number {
     let lim = this.#rateReadAllowance();
+    const single = this.#maxSingleRead;
+    if (single > 0 && (lim < 0 || single < lim)) lim = single;
     if (this._wmReadHigh > 0) {
       const room = Math.max(0, this._wmReadHigh - this._input.length);
       if (lim < 0 || room < lim) lim = room;
@@ -664,6 +759,13 @@ export class Bufferevent {
 
   /** How many bytes the next write may take (-1: unlimited). @ignore */
   _writeLimit(): number {
+    const lim = this.#rateWriteAllowance();
+    const single = this.#maxSingleWrite;
+    return single > 0 && (lim < 0 || single < lim) ? single : lim;
+  }
+
+  /** What the rate limits (own bucket and group) allow the next write (-1: unlimited). */
+  #rateWriteAllowance(): number {
     let lim = -1;
     const r = this.#rate?.writeAllowance() ?? -1;
     if (r >= 0) lim = r;
@@ -889,7 +991,7 @@ export class Bufferevent {
     // The buckets alone decide (the watermark has its own suspension reason).
     if (this.#rateReadAllowance() === 0) this._suspendRead(SUSPEND_RATE);
     else this._unsuspendRead(SUSPEND_RATE);
-    if (this._writeLimit() === 0) this._suspendWrite(SUSPEND_RATE);
+    if (this.#rateWriteAllowance() === 0) this._suspendWrite(SUSPEND_RATE);
     else this._unsuspendWrite(SUSPEND_RATE);
   }
 
@@ -936,4 +1038,10 @@ export class Bufferevent {
     }
     if (!this._freed) this._backend.afterCallback();
   }
+}
+
+/** A per-operation cap: a whole byte count, 0 for the default (libevent: 0 resets it). */
+function checkMaxSingle(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError("a cap must be a whole byte count");
+  return n;
 }

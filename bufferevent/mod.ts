@@ -42,6 +42,8 @@ export {
 } from "./bufferevent.ts";
 export {
   BuffereventRateLimitGroup,
+  EV_RATE_LIMIT_MAX,
   evTokenBucketCfgNew,
   type RateLimitConfig,
+  type RateLimitGroupTotals,
 } from "./ratelimit.ts";

@@ -24,7 +24,41 @@ export interface RateLimitConfig {
 }
 
 /**
+ * The largest rate, burst or bucket level (libevent's `EV_RATE_LIMIT_MAX`, there `EV_SSIZE_MAX`);
+ * `getReadLimit()` and friends return it when a direction is unlimited.
+ *
+ * @example
+ * ```ts
+ * import { Bufferevent, EV_RATE_LIMIT_MAX } from "@evdeno/evdeno/bufferevent";
+ * import { EventBase } from "@evdeno/evdeno/reactor";
+ * const base = new EventBase();
+ * const [a, b] = Bufferevent.pairNew(base);
+ * console.log(a.getReadLimit() === EV_RATE_LIMIT_MAX); // true: no limit set
+ * a.free();
+ * b.free();
+ * ```
+ */
+export const EV_RATE_LIMIT_MAX: number = Number.MAX_SAFE_INTEGER;
+
+/** Longest tick: libevent refuses ticks whose milliseconds overflow an int. */
+const MAX_TICK_MS = 2147483647;
+
+function checkAmount(name: string, v: number): void {
+  // 0 and Infinity are evdeno's spellings of "unlimited"; anything else must be a byte count.
+  if (
+    typeof v !== "number" || Number.isNaN(v) || v < 0 || (v > EV_RATE_LIMIT_MAX && v !== Infinity)
+  ) {
+    throw new RangeError(
+      `${name} must be a byte count between 0 and EV_RATE_LIMIT_MAX, or Infinity`,
+    );
+  }
+}
+
+/**
  * Makes a rate-limit configuration (libevent's `ev_token_bucket_cfg_new`, with the tick in ms).
+ * Like libevent it refuses (here: throws `RangeError`) a tick under 1 ms or over 2^31−1 ms, a
+ * burst smaller than its rate, and amounts over `EV_RATE_LIMIT_MAX`; a rate of 0 or `Infinity`
+ * leaves that direction unlimited.
  *
  * @example
  * ```ts
@@ -40,7 +74,15 @@ export function evTokenBucketCfgNew(
   writeBurst: number,
   tickMs = 1000,
 ): RateLimitConfig {
-  if (!(tickMs > 0)) throw new RangeError("tickMs must be positive");
+  // Sub-millisecond ticks: libevent's tick granularity is 1 ms and it refuses a 0 ms tick
+  // (`test ratelimit_div_by_zero`); a shorter one here would spin the refill timer.
+  if (!(tickMs >= 1 && tickMs <= MAX_TICK_MS)) {
+    throw new RangeError("tickMs must be between 1 and 2147483647");
+  }
+  checkAmount("readRate", readRate);
+  checkAmount("readBurst", readBurst);
+  checkAmount("writeRate", writeRate);
+  checkAmount("writeBurst", writeBurst);
   if (readBurst < readRate || writeBurst < writeRate) {
     throw new RangeError("a burst cannot be smaller than its rate");
   }
@@ -78,6 +120,41 @@ export class RateBucket {
     });
   }
 
+  /** The configuration in force. */
+  get cfg(): RateLimitConfig {
+    return this.#cfg;
+  }
+
+  /**
+   * Switches to `cfg` keeping the levels, clipped down to the new bursts (libevent's
+   * reinitialisation: tokens spent this tick stay spent). The tick count restarts with the new
+   * tick length.
+   */
+  setCfg(cfg: RateLimitConfig): void {
+    this.#update();
+    this.#cfg = cfg;
+    this.#start = performance.now();
+    this.#tick = 0;
+    if (this.#read > cfg.readBurst) this.#read = cfg.readBurst;
+    if (this.#write > cfg.writeBurst) this.#write = cfg.writeBurst;
+    this.#timer.disarm();
+    if (this.#starved()) this.#schedule();
+  }
+
+  /** The read bucket's level (may be negative), `EV_RATE_LIMIT_MAX` if unlimited. */
+  readLevel(): number {
+    if (unlimited(this.#cfg.readRate)) return EV_RATE_LIMIT_MAX;
+    this.#update();
+    return this.#read;
+  }
+
+  /** The write bucket's level (may be negative), `EV_RATE_LIMIT_MAX` if unlimited. */
+  writeLevel(): number {
+    if (unlimited(this.#cfg.writeRate)) return EV_RATE_LIMIT_MAX;
+    this.#update();
+    return this.#write;
+  }
+
   #update(): void {
     const c = this.#cfg;
     const tick = Math.floor((performance.now() - this.#start) / c.tickMs);
@@ -102,14 +179,18 @@ export class RateBucket {
     return Math.max(0, this.#write);
   }
 
+  /** Takes `n` read tokens (a negative `n` gives them back, as libevent's decrement does). */
   consumeRead(n: number): void {
     if (unlimited(this.#cfg.readRate)) return;
+    this.#update();
     this.#read -= n;
     if (this.#read <= 0) this.#schedule();
   }
 
+  /** Takes `n` write tokens (a negative `n` gives them back). */
   consumeWrite(n: number): void {
     if (unlimited(this.#cfg.writeRate)) return;
+    this.#update();
     this.#write -= n;
     if (this.#write <= 0) this.#schedule();
   }
@@ -140,11 +221,20 @@ export class RateBucket {
 }
 
 /** Smallest share of a group's tokens one member may take per read or write (libevent: 64). */
-const MIN_SHARE = 64;
+const MIN_SHARE_DEFAULT = 64;
+
+/** A group's byte counters (libevent's `bufferevent_rate_limit_group_get_totals`). */
+export interface RateLimitGroupTotals {
+  /** Bytes the members read since the group was made or `resetTotals()`. */
+  readonly read: number;
+  /** Bytes the members wrote since the group was made or `resetTotals()`. */
+  readonly written: number;
+}
 
 /**
  * A rate limit shared by several bufferevents (libevent's `bufferevent_rate_limit_group`): the
- * group's tokens are divided among its members.
+ * group's tokens are divided among its members, each taking at most its share (the group's
+ * level divided by the member count, but at least the minimum share) per read or write.
  *
  * @example
  * ```ts
@@ -153,17 +243,22 @@ const MIN_SHARE = 64;
  * const base = new EventBase();
  * const group = new BuffereventRateLimitGroup(base, evTokenBucketCfgNew(1e6, 1e6, 1e6, 1e6));
  * // group.addToGroup(bev) for each connection that shares the 1 MB/s.
+ * console.log(group.getTotals()); // { read: 0, written: 0 }
+ * group.free();
  * ```
  */
 export class BuffereventRateLimitGroup {
   #members = new Set<Bufferevent>();
   #bucket: RateBucket;
+  #configuredMinShare = MIN_SHARE_DEFAULT;
+  #minShare = MIN_SHARE_DEFAULT;
+  #totalRead = 0;
+  #totalWritten = 0;
 
   /** Creates a group with its own token bucket. */
   constructor(base: EventBase, cfg: RateLimitConfig) {
-    this.#bucket = new RateBucket(base, cfg, () => {
-      for (const m of this.#members) m._rateRefilled();
-    });
+    this.#bucket = new RateBucket(base, cfg, () => this.#notifyMembers());
+    this.setMinShare(MIN_SHARE_DEFAULT);
   }
 
   /** Adds `bev` to the group (it leaves any other group). */
@@ -188,6 +283,70 @@ export class BuffereventRateLimitGroup {
     return this.#members.size;
   }
 
+  /**
+   * Changes the group's configuration (libevent's `bufferevent_rate_limit_group_set_cfg`): the
+   * levels are kept, clipped down to the new bursts, and the minimum share is re-applied.
+   */
+  setCfg(cfg: RateLimitConfig): void {
+    this.#bucket.setCfg(cfg);
+    this.setMinShare(this.#configuredMinShare);
+    this.#notifyMembers();
+  }
+
+  /**
+   * Sets the smallest share of the group's tokens a member may take per read or write (default
+   * 64 bytes; libevent's `bufferevent_rate_limit_group_set_min_share`). As in libevent it is
+   * capped by the rates, so at least one member can go each tick.
+   */
+  setMinShare(share: number): void {
+    if (!Number.isInteger(share) || share < 0 || share > EV_RATE_LIMIT_MAX) {
+      throw new RangeError("share must be a byte count");
+    }
+    this.#configuredMinShare = share;
+    const cfg = this.#bucket.cfg;
+    if (!unlimited(cfg.readRate) && share > cfg.readRate) share = cfg.readRate;
+    if (!unlimited(cfg.writeRate) && share > cfg.writeRate) share = cfg.writeRate;
+    this.#minShare = share;
+  }
+
+  /** The group's read bucket level (may be negative), `EV_RATE_LIMIT_MAX` if unlimited. */
+  getReadLimit(): number {
+    return this.#bucket.readLevel();
+  }
+
+  /** The group's write bucket level (may be negative), `EV_RATE_LIMIT_MAX` if unlimited. */
+  getWriteLimit(): number {
+    return this.#bucket.writeLevel();
+  }
+
+  /**
+   * Takes `n` read tokens from the group by hand (a negative `n` adds them); members are
+   * suspended or resumed to match (libevent's `bufferevent_rate_limit_group_decrement_read`).
+   */
+  decrementRead(n: number): void {
+    checkDecrement(n);
+    this.#bucket.consumeRead(n);
+    this.#notifyMembers();
+  }
+
+  /** Takes `n` write tokens from the group by hand (a negative `n` adds them). */
+  decrementWrite(n: number): void {
+    checkDecrement(n);
+    this.#bucket.consumeWrite(n);
+    this.#notifyMembers();
+  }
+
+  /** Bytes the members read and wrote (libevent's `bufferevent_rate_limit_group_get_totals`). */
+  getTotals(): RateLimitGroupTotals {
+    return { read: this.#totalRead, written: this.#totalWritten };
+  }
+
+  /** Zeroes the byte counters. */
+  resetTotals(): void {
+    this.#totalRead = 0;
+    this.#totalWritten = 0;
+  }
+
   /** A member's share of the read tokens, -1 if unlimited. @ignore */
   readAllowance(): number {
     return this.#share(this.#bucket.readAllowance());
@@ -200,11 +359,13 @@ export class BuffereventRateLimitGroup {
 
   /** @ignore */
   consumeRead(n: number): void {
+    this.#totalRead += n;
     this.#bucket.consumeRead(n);
   }
 
   /** @ignore */
   consumeWrite(n: number): void {
+    this.#totalWritten += n;
     this.#bucket.consumeWrite(n);
   }
 
@@ -214,9 +375,19 @@ export class BuffereventRateLimitGroup {
     this.#bucket.stop();
   }
 
+  #notifyMembers(): void {
+    for (const m of this.#members) m._rateRefilled();
+  }
+
   #share(total: number): number {
     if (total <= 0) return total;
     const n = Math.max(1, this.#members.size);
-    return Math.min(total, Math.max(MIN_SHARE, Math.floor(total / n)));
+    // At least 1 while tokens remain: a zero share would suspend members with no refill coming.
+    return Math.min(total, Math.max(this.#minShare, Math.floor(total / n), 1));
   }
+}
+
+/** A manual decrement must be a whole number of bytes. @ignore */
+export function checkDecrement(n: number): void {
+  if (!Number.isSafeInteger(n)) throw new RangeError("a decrement must be a whole byte count");
 }
