@@ -216,8 +216,10 @@ export class FilterBackend implements BevBackend {
     if (mode === BEV_NORMAL && !bev._writeActive()) return false;
     const src = bev._output;
     const dst = this.under._output;
-    const before = dst.length;
     if (src.length === 0 && mode === BEV_NORMAL) return false;
+    // Progress is judged by the filter's answer, as libevent's processed_out: what it adds to
+    // `dst` may already have left it (a pair under the filter hands it on at once).
+    let processed = false;
     for (;;) {
       let limit = -1;
       if (this.under._wmWriteHigh > 0 && mode === BEV_NORMAL) {
@@ -237,9 +239,11 @@ export class FilterBackend implements BevBackend {
         bev._fail(BEV_EVENT_WRITING | BEV_EVENT_ERROR, new Error("output filter failed"));
         return false;
       }
-      if (r !== BEV_OK || src.length === 0) break;
+      if (r !== BEV_OK) break;
+      processed = true;
+      if (src.length === 0) break;
       if (src.length === srcBefore && dst.length === dstBefore) break;
     }
-    return dst.length > before;
+    return processed;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The pair transport: two bufferevents joined in memory. Output moves into the partner's input
- * (chunks are relinked, not copied) up to the partner's read high watermark.
+ * (chunks are relinked, not copied) up to the partner's read high watermark, at once, as in
+ * libevent; the callbacks it causes are deferred to the loop.
  *
  * @module
  */
@@ -31,6 +32,7 @@ export class PairBackend implements BevBackend {
   readonly bev: Bufferevent;
   partner: PairBackend | null = null;
   #entry: PairEntry;
+  #moving = false;
 
   constructor(bev: Bufferevent) {
     this.bev = bev;
@@ -87,8 +89,8 @@ export class PairBackend implements BevBackend {
     const p = this.partner;
     this.partner = null;
     if (p !== null) {
-      // libevent hands output to a reading partner as soon as it is added; here that waits for
-      // the pair's entry, which freeing cancels: hand over now what would have gone.
+      // A hand-over deferred to the pair's entry (asked for during another) is cancelled by
+      // freeing: hand over now what would have gone.
       const bev = this.bev;
       if ((bev._enabled & EV_WRITE) !== 0 && bev._writeSuspended === 0) this.#move(p, false);
       p.partner = null;
@@ -99,9 +101,23 @@ export class PairBackend implements BevBackend {
     this.bev._output.free();
   }
 
+  /**
+   * Hands our output to the partner now, as libevent's pair does inside the call that added it
+   * or enabled a side (callbacks stay deferred: pairs always defer them). A hand-over asked for
+   * while one is running (a watermark suspension inside it) goes through the loop instead.
+   */
   #schedule(): void {
-    if (!this.bev._freed && this.bev._output.length > 0) {
-      this.bev._base._activateEntry(this.#entry);
+    const bev = this.bev;
+    if (bev._freed || bev._output.length === 0) return;
+    if (this.#moving) {
+      bev._base._activateEntry(this.#entry);
+      return;
+    }
+    this.#moving = true;
+    try {
+      this.transfer(false);
+    } finally {
+      this.#moving = false;
     }
   }
 

@@ -39,6 +39,39 @@ Deno.test("pair: data written to one end arrives at the other", async () => {
   base.free();
 });
 
+// libevent's pair hands output over inside the call that added it (or that enabled a side);
+// only the callbacks wait for the loop (pairs always defer them).
+Deno.test("pair: output reaches a reading partner at once, its callback from the loop", async () => {
+  const base = new EventBase();
+  const [a, b] = Bufferevent.pairNew(base, 0);
+  const calls: number[] = [];
+  b.setcb((bev) => calls.push(bev.getInput().length), null, null);
+  // Not reading yet: the bytes wait in a's output.
+  a.write("abc");
+  assert.equal(b.getInput().length, 0);
+  assert.equal(a.getOutput().length, 3);
+  b.enable(EV_READ);
+  assert.equal(b.getInput().length, 3);
+  assert.equal(a.getOutput().length, 0);
+  a.write("de");
+  assert.equal(b.getInput().toString(), "abcde");
+  assert.deepEqual(calls, [], "callbacks are deferred");
+  // Within the partner's high watermark; draining it pulls the rest without a write.
+  b.setWatermark(EV_READ, 0, 6);
+  a.write("fghij");
+  assert.equal(b.getInput().length, 6);
+  assert.equal(a.getOutput().length, 4);
+  await base.loop(1 | 2 /* ONCE | NONBLOCK */);
+  assert.ok(calls.length >= 1);
+  b.getInput().drain(6);
+  await base.loop(1 | 2);
+  assert.equal(b.getInput().toString(), "ghij");
+  assert.equal(a.getOutput().length, 0);
+  a.free();
+  b.free();
+  base.free();
+});
+
 Deno.test("pair: the partner's read high watermark is honoured", async () => {
   const base = new EventBase();
   const [a, b] = Bufferevent.pairNew(base, 0);
