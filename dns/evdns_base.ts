@@ -1564,7 +1564,8 @@ export class EvdnsBase {
       else if ((flags & EVUTIL_AI_NUMERICSERV) !== 0) err = EVUTIL_EAI_NONAME;
       else {
         const p = WELL_KNOWN_SERVICES.get(service.toLowerCase());
-        if (p === undefined) err = EVUTIL_EAI_SERVICE;
+        // libevent's evutil_getaddrinfo_common_ answers any unparsable service with NONAME.
+        if (p === undefined) err = EVUTIL_EAI_NONAME;
         else port = p;
       }
     }

@@ -20,7 +20,6 @@ import {
   EVUTIL_EAI_CANCEL,
   EVUTIL_EAI_FAMILY,
   EVUTIL_EAI_NONAME,
-  EVUTIL_EAI_SERVICE,
 } from "../dns/mod.ts";
 
 Deno.test("getaddrinfo answered without a query: numeric, null node, bad hints", async () => {
@@ -44,7 +43,7 @@ Deno.test("getaddrinfo answered without a query: numeric, null node, bad hints",
     [0, [{ family: 2, socktype: 1, protocol: 6, address: "0.0.0.0", port: 8080 }]],
     [0, [{ family: 10, socktype: 1, protocol: 6, address: "::1", port: 8080 }]],
     [EVUTIL_EAI_NONAME, null],
-    [EVUTIL_EAI_SERVICE, null],
+    [EVUTIL_EAI_NONAME, null], // an unknown service: NONAME, as libevent
     [EVUTIL_EAI_FAMILY, null],
     [EVUTIL_EAI_ADDRFAMILY, null],
   ]);
