@@ -110,6 +110,9 @@ export class SocketBackend implements BevBackend {
   /** The view of the whole current block that the last full-block read used (null: none). */
   #readView: Uint8Array | null = null;
   #readLen = 0;
+  /** The bufferevent's rate-limit generation when the read or write in flight was posted. */
+  #readGen = 0;
+  #writeGen = 0;
   #readResult: number | null = 0;
   #readErr: unknown = null;
   #big = false;
@@ -505,6 +508,7 @@ export class SocketBackend implements BevBackend {
     if (lim < 0 || lim > room) lim = room;
     if (capped && lim > this.#stallBudget) lim = this.#stallBudget;
     this.#readLen = lim;
+    this.#readGen = bev._rateGen;
     this.#reading = true;
     let view = this.#readView;
     if (off !== 0 || lim !== room || view === null) {
@@ -548,7 +552,7 @@ export class SocketBackend implements BevBackend {
       this.#big = false;
     }
     const before = bev._output.length;
-    bev._readDone(n);
+    bev._readDone(n, this.#readGen);
     this.#feedsOutput = bev._output.length > before;
   }
 
@@ -597,6 +601,7 @@ export class SocketBackend implements BevBackend {
       return;
     }
     this.#writing = true;
+    this.#writeGen = bev._rateGen;
     bev._armWriteTimer();
     const io = this.#io;
     if (io !== null) io.write(chunk).then(this.#onWrote, this.#onWriteErr);
@@ -640,7 +645,7 @@ export class SocketBackend implements BevBackend {
     this.#wrote = 0;
     if (n > 0) {
       bev._output._drainInternal(n);
-      bev._wroteDone(n);
+      bev._wroteDone(n, this.#writeGen);
     }
   }
 

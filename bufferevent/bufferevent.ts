@@ -213,6 +213,8 @@ export class Bufferevent {
   #triggered: DeferredCbs | null = null;
   #wmEntry: EvbufferCbEntry | null = null;
   #rate: RateBucket | null = null;
+  /** Bumped whenever the limits in force change; transports note it when they post I/O. @ignore */
+  _rateGen = 0;
   /** Per-operation caps set by `setMaxSingleRead`/`setMaxSingleWrite` (0: the default). */
   #maxSingleRead = 0;
   #maxSingleWrite = 0;
@@ -524,6 +526,7 @@ export class Bufferevent {
    * levels, clipped down to the new bursts (libevent: tokens spent this tick stay spent).
    */
   setRateLimit(cfg: RateLimitConfig | null): void {
+    this._rateGen++;
     if (cfg === null) {
       // The old bucket's refill timer must not outlive it (libevent deletes the refill event).
       this.#rate?.stop();
@@ -781,8 +784,10 @@ export class Bufferevent {
   }
 
   /** The transport read `n` bytes into the input. @ignore */
-  _readDone(n: number): void {
-    if (this.#rate !== null || this.#group !== null) this.#consume(RATE_READ, n);
+  _readDone(n: number, gen: number = this._rateGen): void {
+    if (this.#rate !== null || this.#group !== null) {
+      this.#consume(RATE_READ, gen === this._rateGen ? n : this.#unforeseen(RATE_READ, n));
+    }
     this.#readTimer?.touch();
     if (this._wmReadHigh > 0 && this._input.length >= this._wmReadHigh) {
       this._suspendRead(SUSPEND_WM);
@@ -797,8 +802,10 @@ export class Bufferevent {
   }
 
   /** The transport wrote `n` bytes from the output (already drained). @ignore */
-  _wroteDone(n: number): void {
-    if (this.#rate !== null || this.#group !== null) this.#consume(RATE_WRITE, n);
+  _wroteDone(n: number, gen: number = this._rateGen): void {
+    if (this.#rate !== null || this.#group !== null) {
+      this.#consume(RATE_WRITE, gen === this._rateGen ? n : this.#unforeseen(RATE_WRITE, n));
+    }
     if (this._output.length === 0) this.#writeTimer?.disarm();
     else this.#writeTimer?.touch();
     if ((this._enabled & EV_WRITE) === 0) {
@@ -981,6 +988,7 @@ export class Bufferevent {
 
   /** @ignore */
   _setGroup(g: BuffereventRateLimitGroup | null): void {
+    this._rateGen++;
     this.#group = g;
     this._rateRefilled();
   }
@@ -993,6 +1001,17 @@ export class Bufferevent {
     else this._unsuspendRead(SUSPEND_RATE);
     if (this.#rateWriteAllowance() === 0) this._suspendWrite(SUSPEND_RATE);
     else this._unsuspendWrite(SUSPEND_RATE);
+  }
+
+  /**
+   * What to charge for `n` bytes of a read or write issued before the limits changed (a read is
+   * posted ahead, up to 64 KiB): at most what the new limits would have allowed, so applying a
+   * limit to a busy connection does not leave it owing seconds of tokens (libevent reads and
+   * writes only once ready, under the limits of that moment).
+   */
+  #unforeseen(dir: number, n: number): number {
+    const allowed = dir === RATE_READ ? this.#rateReadAllowance() : this.#rateWriteAllowance();
+    return allowed < 0 || allowed >= n ? n : allowed;
   }
 
   #consume(dir: number, n: number): void {

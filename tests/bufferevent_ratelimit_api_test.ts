@@ -331,3 +331,34 @@ Deno.test("group: levels, manual decrements, setCfg and byte totals", async () =
     base.free();
   }
 });
+
+// A socket bufferevent posts its read ahead. A limit applied while that read is in flight must not
+// leave the connection owing what the read brought beyond the limit (it was sized before the limit
+// existed; libevent reads only under the limit of the moment).
+Deno.test("a read posted before setRateLimit is charged at most what the limit allows", async () => {
+  const base = new EventBase();
+  const s = await socketBev(base);
+  try {
+    let got = 0;
+    s.bev.setcb(
+      (bev) => {
+        got += bev.getInput().length;
+        bev.getInput().drain(bev.getInput().length);
+        base.loopbreak();
+      },
+      null,
+      null,
+    );
+    s.bev.enable(EV_READ);
+    // One pass posts the read (unlimited, a whole block), then the limit arrives.
+    await base.loop(1 | 2 /* ONCE | NONBLOCK */);
+    s.bev.setRateLimit(evTokenBucketCfgNew(100, 100, 0, 0, 60_000));
+    await writeAll(s.peer, new Uint8Array(3000));
+    await bounded(base.dispatch(), 5000, "dispatch");
+    assert.ok(got > 100, `the posted read brought ${got} bytes`);
+    assert.equal(s.bev.getReadLimit(), 0);
+  } finally {
+    s.close();
+    base.free();
+  }
+});
