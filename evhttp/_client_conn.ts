@@ -18,6 +18,7 @@ import {
   BEV_OPT_CLOSE_ON_FREE,
 } from "../bufferevent/constants.ts";
 import { Evbuffer } from "../bufferevent/evbuffer.ts";
+import { SUSPEND_CONNECTING, SUSPEND_LOOKUP } from "../bufferevent/_backend.ts";
 import { InternalTimer } from "../reactor/_internal_timer.ts";
 import { EV_READ, EV_WRITE } from "../reactor/constants.ts";
 import { EvError } from "../reactor/errors.ts";
@@ -335,6 +336,12 @@ export class ClientConn implements ClientOwner {
       return;
     }
     if (this.connectTimeout > 0) this.#connectTimer.arm(this.connectTimeout);
+    if ((bev._writeSuspended & (SUSPEND_CONNECTING | SUSPEND_LOOKUP)) !== 0) {
+      // A factory that started the connect itself (a UNIX path, a bound source address): its
+      // BEV_EVENT_CONNECTED (or error) settles it, as for ours.
+      bev.enable(EV_READ | EV_WRITE);
+      return;
+    }
     const t = this.#target;
     try {
       bev.connectHostname(t.dns, 0, t.host, t.port);

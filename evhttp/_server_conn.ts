@@ -61,6 +61,8 @@ const S_BODY = 1;
 const S_HANDLING = 2;
 const S_CLOSING = 3;
 const S_FREED = 4;
+/** A 101 switched the connection to another protocol: its bufferevent belongs to the handler. */
+const S_UPGRADED = 5;
 
 /** Stop parsing pipelined requests while this much output waits; resume once it drained. */
 const OUT_HIGH = 1024 * 1024;
@@ -263,6 +265,8 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   #pending: EvhttpRequest | null = null;
   /** A newreqcb is due before the next head may be parsed. */
   #needAttach = false;
+  /** Run at a graceful shutdown once a 101 handed the connection over. @ignore */
+  _shutdownHook: (() => void) | null = null;
   /** Replies written to the output whose on-complete callbacks wait for it to drain. */
   #completes: EvhttpRequest[] | null = null;
 
@@ -744,6 +748,10 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   _sendReply(req: EvhttpRequest, code: number, reason: string | null, body?: ReplyBody): void {
     if (this.req !== req || this.state === S_FREED) return;
+    if (code === 101) {
+      this.#switchProtocols(req, reason);
+      return;
+    }
     this.#eofTimer?.disarm();
     req._code = code;
     req._reason = reason ?? reasonPhrase(code);
@@ -797,6 +805,10 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   _replyStart(req: EvhttpRequest, code: number, reason: string | null): void {
     if (this.req !== req || this.state === S_FREED) return;
+    if (code === 101) {
+      this.#switchProtocols(req, reason);
+      return;
+    }
     this.#eofTimer?.disarm();
     req._code = code;
     req._reason = reason ?? reasonPhrase(code);
@@ -815,6 +827,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   _replyChunk(req: EvhttpRequest, body: ReplyBody, cb: ReplyChunkCb | null, arg: unknown): void {
     if (this.req !== req || this.state === S_FREED) return;
+    if (this.#peerEof) this.#armEofTimer();
     const output = this.#bev.getOutput();
     let n: number;
     if (req._bodyOut) {
@@ -856,6 +869,71 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     if (req._chunkedOut) this.#bev.getOutput().add("0\r\n\r\n");
     req._replyState = REPLY_DONE;
     this.#requestDone(req);
+  }
+
+  /**
+   * Answers `101 Switching Protocols` and hands the connection over: the protocol changes right
+   * after the head's empty line (RFC 9110 §15.2.2), so HTTP stops here. The head carries the
+   * handler's headers as given (its `Connection: Upgrade` and `Upgrade` included, which every
+   * other reply has replaced by the server's own decision); no body, no framing. The
+   * bufferevent (`req.getConnection().getBufferevent()`) is left with no callbacks, reading
+   * disabled, no read timeout, and in its input whatever the client sent after the request.
+   * The connection still counts against `setMaxConnections`, `free()` on it closes it, and
+   * `Evhttp.free()` or the end of a shutdown closes it too.
+   */
+  #switchProtocols(req: EvhttpRequest, reason: string | null): void {
+    const bev = this.#bev;
+    req._code = 101;
+    req._reason = reason ?? reasonPhrase(101);
+    if (this.state !== S_HANDLING || req._replyState !== REPLY_NOT_STARTED) {
+      // Mid-body (the rest of the request would be read as the new protocol) or after a
+      // reply began: a switch cannot be made cleanly.
+      this.#writeErrorPage(req, 500, "cannot switch protocols here", null);
+      return;
+    }
+    let head = statusLine(1, 101, reason);
+    let hasDate = false;
+    const h = req._outHeaders;
+    if (h !== null) {
+      for (let i = 0; i < h.size; i++) {
+        const lk = h._lkeyAt(i);
+        // No body follows: framing headers would describe bytes of the new protocol.
+        if (lk === "content-length" || lk === "transfer-encoding") continue;
+        if (lk === "date") hasDate = true;
+        head += h.keyAt(i) + ": " + h.valueAt(i) + "\r\n";
+      }
+    }
+    if (!hasDate) head += "Date: " + httpDate(this._base.gettimeofdayCached()) + "\r\n";
+    bev.getOutput().add(head + "\r\n");
+    req._replyState = REPLY_DONE;
+    req._owner = null;
+    this.state = S_UPGRADED;
+    this.req = null;
+    this.#headTimer?.disarm();
+    this.#lifeTimer?.disarm();
+    this.#eofTimer?.disarm();
+    this._base._deactivate(this.#entry);
+    this.#want = 0;
+    this.#chunkCbs = [];
+    this.#completes = null;
+    bev.setcb(null, null, null);
+    bev.disable(EV_READ);
+    bev.setTimeouts(0, this._writeTimeout);
+    this.#readPaused = false;
+    const done = req._onComplete;
+    if (done !== null) {
+      // No HTTP exchange is left to wait for: the head goes out with what follows it.
+      try {
+        done.cb(req, done.arg);
+      } catch (e) {
+        this._base._reportError(e);
+      }
+    }
+  }
+
+  /** Whether a 101 handed this connection to another protocol. @ignore */
+  _upgraded(): boolean {
+    return this.state === S_UPGRADED;
   }
 
   _cancel(req: EvhttpRequest): void {
@@ -1277,7 +1355,14 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     if (ms <= 0) return;
     const t = this.#eofTimer ??= new InternalTimer(this._base, () => {
       const req = this.req;
-      if (this.state === S_HANDLING && req !== null && req._replyState === REPLY_NOT_STARTED) {
+      // Not begun, or a streamed reply that sent nothing for a whole read timeout: a client that
+      // only half-closed keeps a live stream (each chunk re-arms this), but an idle stream to a
+      // client that went away (long poll, server-sent events) must not be pinned for ever
+      // (libevent closes at the EOF: `terminate_chunked_oneshot`).
+      if (
+        this.state === S_HANDLING && req !== null &&
+        (req._replyState === REPLY_NOT_STARTED || req._replyState === REPLY_STREAMING)
+      ) {
         this._close();
       }
     });
@@ -1311,6 +1396,18 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
 
   /** Closes an idle connection (server shutdown); true if it was idle. */
   closeIfIdle(): boolean {
+    if (this.state === S_UPGRADED) {
+      // The other protocol decides how to end (a WebSocket sends its close frame).
+      const hook = this._shutdownHook;
+      if (hook !== null) {
+        try {
+          hook();
+        } catch (e) {
+          this._base._reportError(e);
+        }
+      }
+      return false;
+    }
     if (this.state === S_HEAD && this.#bev.getInput().length === 0 && !this.#pageInProgress) {
       this.#closeWhenWritten();
       return true;
@@ -1367,7 +1464,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   }
 
   override _applyTimeouts(): void {
-    if (this.state === S_FREED) return;
+    if (this.state === S_FREED || this.state === S_UPGRADED) return;
     this.#bev.setTimeouts(this._readTimeout, this._writeTimeout);
   }
 }
