@@ -131,7 +131,8 @@ export class PairBackend implements BevBackend {
     if (!ignoreWatermarks && !bev._writeActive()) return false;
     const n = this.#move(p, ignoreWatermarks);
     if (n === 0) return false;
-    bev._wroteDone(n);
+    // Freed by a callback inside the move: nothing left to account (no refill timer re-armed).
+    if (!bev._freed) bev._wroteDone(n);
     return true;
   }
 

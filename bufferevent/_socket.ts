@@ -11,7 +11,7 @@ import { ActiveEntry } from "../reactor/_active.ts";
 import { DirectIo } from "../reactor/_fast_io.ts";
 import { InternalTimer } from "../reactor/_internal_timer.ts";
 import { EV_WRITE } from "../reactor/constants.ts";
-import { type BevBackend, MAX_SINGLE_WRITE_DEFAULT, SUSPEND_RATE } from "./_backend.ts";
+import { type BevBackend, SUSPEND_RATE } from "./_backend.ts";
 import { BlockPool, defaultPool, type PooledBlock } from "./_pool.ts";
 import type { Bufferevent, GetaddrinfoResolver, ResolvedAddr } from "./bufferevent.ts";
 import {
@@ -479,7 +479,8 @@ export class SocketBackend implements BevBackend {
       !bev._readActive()
     ) return;
     let lim = bev._readLimit();
-    if (lim === 0) {
+    // Under one byte is none: a zero-length read would come back as the end of the stream.
+    if (lim >= 0 && lim < 1) {
       // Out of tokens (not just at the watermark): suspended, so the refill resumes us.
       if (bev._rateReadBlocked()) bev._suspendRead(SUSPEND_RATE);
       return;
@@ -577,13 +578,13 @@ export class SocketBackend implements BevBackend {
       }
       return;
     }
-    let max = bev._writeLimit();
-    if (max === 0) {
+    // Already capped by the single-write cap (4 MiB unless set otherwise).
+    const max = bev._writeLimit();
+    if (max < 1) {
       // Out of tokens (a group emptied by others): suspended, so the refill resumes us.
       bev._suspendWrite(SUSPEND_RATE);
       return;
     }
-    if (max < 0 || max > MAX_SINGLE_WRITE_DEFAULT) max = MAX_SINGLE_WRITE_DEFAULT;
     let scratch = this.#scratch;
     if (scratch === null || (scratch.length < SCRATCH && out.length > scratch.length)) {
       // Only replaced between writes (#writing is false here), so no write still reads it.

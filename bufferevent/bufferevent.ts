@@ -205,7 +205,10 @@ export class Bufferevent {
   #readTimer: InternalTimer | null = null;
   #writeTimer: InternalTimer | null = null;
   #deferred: DeferredCbs | null = null;
-  /** Bytes arrived while EV_READ was off: their read callback is owed once it is on again. */
+  /**
+   * Bytes arrived while EV_READ was off or reading was suspended for the rate limit: their read
+   * callback is owed once reading is on and the tokens are back.
+   */
   #unannounced = false;
   /** The same for a write that completed while EV_WRITE was off. */
   #unannouncedWrite = false;
@@ -354,14 +357,9 @@ export class Bufferevent {
     if ((events & EV_READ) !== 0) {
       this.#readTimer?.disarm();
       this.#armReadTimer();
-      if (this.#unannounced) {
-        // In libevent those bytes would still be in the socket, readable: the read callback
-        // runs from the loop once reading is on again.
-        this.#unannounced = false;
-        if (this._input.length >= this._wmReadLow && this._input.length > 0) {
-          this.#deferCb(true, false, 0);
-        }
-      }
+      // In libevent those bytes would still be in the socket, readable: the read callback
+      // runs from the loop once reading is on again (and the rate limit lets it read).
+      if (this.#unannounced && (this._readSuspended & SUSPEND_RATE) === 0) this.#announce();
     }
     if ((events & EV_WRITE) !== 0) {
       this.#writeTimer?.disarm();
@@ -435,6 +433,10 @@ export class Bufferevent {
       this._wmWriteHigh = high;
     }
     if ((events & EV_READ) !== 0) {
+      // Lengths are whole, so `length >= x` and `length >= ceil(x)` agree; a whole high mark
+      // keeps the room left for a read whole (a read under one byte would look like EOF).
+      low = Math.ceil(low);
+      high = Math.ceil(high);
       this._wmReadLow = low;
       this._wmReadHigh = high;
       if (high > 0) {
@@ -526,6 +528,8 @@ export class Bufferevent {
    * levels, clipped down to the new bursts (libevent: tokens spent this tick stay spent).
    */
   setRateLimit(cfg: RateLimitConfig | null): void {
+    // A freed bufferevent's refill timer is gone for good (libevent deletes the event).
+    if (this._freed) return;
     this._rateGen++;
     if (cfg === null) {
       // The old bucket's refill timer must not outlive it (libevent deletes the refill event).
@@ -582,6 +586,7 @@ export class Bufferevent {
   decrementReadLimit(n: number): void {
     checkDecrement(n);
     if (this.#rate === null) throw new EvError("decrementReadLimit() needs a rate limit");
+    if (this._freed) return;
     this.#rate.consumeRead(n);
     this._rateRefilled();
   }
@@ -590,6 +595,7 @@ export class Bufferevent {
   decrementWriteLimit(n: number): void {
     checkDecrement(n);
     if (this.#rate === null) throw new EvError("decrementWriteLimit() needs a rate limit");
+    if (this._freed) return;
     this.#rate.consumeWrite(n);
     this._rateRefilled();
   }
@@ -603,7 +609,10 @@ export class Bufferevent {
     this.#maxSingleRead = checkMaxSingle(n);
   }
 
-  /** Caps each write of a socket bufferevent at `n` bytes; 0 restores the default (4 MiB). */
+  /**
+   * Caps each write of a socket bufferevent at `n` bytes; 0 restores the default (4 MiB). A cap
+   * above the default is honoured.
+   */
   setMaxSingleWrite(n: number): void {
     this.#maxSingleWrite = checkMaxSingle(n);
   }
@@ -747,7 +756,8 @@ export class Bufferevent {
 
   /** Whether the rate limits allow no read now. @ignore */
   _rateReadBlocked(): boolean {
-    return this.#rateReadAllowance() === 0;
+    const r = this.#rateReadAllowance();
+    return r >= 0 && r < 1;
   }
 
   /** What the rate limits (own bucket and group) allow the next read (-1: unlimited). */
@@ -760,11 +770,11 @@ export class Bufferevent {
     return lim;
   }
 
-  /** How many bytes the next write may take (-1: unlimited). @ignore */
+  /** How many bytes the next write may take (never unlimited: the single-write cap). @ignore */
   _writeLimit(): number {
     const lim = this.#rateWriteAllowance();
-    const single = this.#maxSingleWrite;
-    return single > 0 && (lim < 0 || single < lim) ? single : lim;
+    const single = this.#maxSingleWrite || MAX_SINGLE_WRITE_DEFAULT;
+    return lim < 0 || single < lim ? single : lim;
   }
 
   /** What the rate limits (own bucket and group) allow the next write (-1: unlimited). */
@@ -785,16 +795,22 @@ export class Bufferevent {
 
   /** The transport read `n` bytes into the input. @ignore */
   _readDone(n: number, gen: number = this._rateGen): void {
+    // Freed during a hand-over: no accounting, which could re-arm a refill timer for nothing.
+    if (this._freed) return;
+    // Suspended before these bytes came (decrementReadLimit emptied the bucket with a read
+    // already posted): libevent would not have read them yet.
+    const rateHeld = (this._readSuspended & SUSPEND_RATE) !== 0;
     if (this.#rate !== null || this.#group !== null) {
-      this.#consume(RATE_READ, gen === this._rateGen ? n : this.#unforeseen(RATE_READ, n));
+      this.#consume(RATE_READ, n, gen === this._rateGen ? n : this.#unforeseen(RATE_READ, n));
     }
     this.#readTimer?.touch();
     if (this._wmReadHigh > 0 && this._input.length >= this._wmReadHigh) {
       this._suspendRead(SUSPEND_WM);
     }
-    // Bytes from a read in flight when EV_READ was turned off stay buffered, unannounced (no
-    // read callback while disabled, as in libevent); enabling announces them.
-    if ((this._enabled & EV_READ) === 0) {
+    // Bytes from a read in flight when EV_READ was turned off, or when the rate limit suspended
+    // reading, stay buffered, unannounced (no read callback while disabled or out of tokens, as
+    // in libevent); enabling, or the tokens coming back, announces them.
+    if ((this._enabled & EV_READ) === 0 || rateHeld) {
       this.#unannounced = true;
       return;
     }
@@ -803,8 +819,9 @@ export class Bufferevent {
 
   /** The transport wrote `n` bytes from the output (already drained). @ignore */
   _wroteDone(n: number, gen: number = this._rateGen): void {
+    if (this._freed) return;
     if (this.#rate !== null || this.#group !== null) {
-      this.#consume(RATE_WRITE, gen === this._rateGen ? n : this.#unforeseen(RATE_WRITE, n));
+      this.#consume(RATE_WRITE, n, gen === this._rateGen ? n : this.#unforeseen(RATE_WRITE, n));
     }
     if (this._output.length === 0) this.#writeTimer?.disarm();
     else this.#writeTimer?.touch();
@@ -902,9 +919,22 @@ export class Bufferevent {
   _unsuspendRead(reason: number): void {
     if ((this._readSuspended & reason) === 0) return;
     this._readSuspended &= ~reason;
+    // Tokens are back: bytes held back while there were none are due (enabling announces
+    // them if reading is off now).
+    if (
+      (reason & SUSPEND_RATE) !== 0 && this.#unannounced && (this._enabled & EV_READ) !== 0
+    ) this.#announce();
     if (this._readSuspended === 0) {
       this.#armReadTimer();
       this._backend.kick();
+    }
+  }
+
+  /** Runs the read callback, from the loop, for bytes that arrived unannounced. */
+  #announce(): void {
+    this.#unannounced = false;
+    if (this._input.length >= this._wmReadLow && this._input.length > 0) {
+      this.#deferCb(true, false, 0);
     }
   }
 
@@ -1014,16 +1044,17 @@ export class Bufferevent {
     return allowed < 0 || allowed >= n ? n : allowed;
   }
 
-  #consume(dir: number, n: number): void {
+  /** Charges `charge` tokens for `n` bytes moved (the group's totals count `n`). */
+  #consume(dir: number, n: number, charge: number): void {
     if (dir === RATE_READ) {
-      this.#rate?.consumeRead(n);
-      this.#group?.consumeRead(n);
+      this.#rate?.consumeRead(charge);
+      this.#group?.consumeRead(n, charge);
       if ((this.#rate?.readAllowance() ?? -1) === 0 || (this.#group?.readAllowance() ?? -1) === 0) {
         this._suspendRead(SUSPEND_RATE);
       }
     } else {
-      this.#rate?.consumeWrite(n);
-      this.#group?.consumeWrite(n);
+      this.#rate?.consumeWrite(charge);
+      this.#group?.consumeWrite(n, charge);
       if (
         (this.#rate?.writeAllowance() ?? -1) === 0 || (this.#group?.writeAllowance() ?? -1) === 0
       ) {

@@ -1013,12 +1013,28 @@ export class Evbuffer {
     return n;
   }
 
-  /** Records `n` added bytes and runs the callbacks. */
+  /**
+   * Records `n` added bytes and runs the callbacks, then the bufferevent's hook: the hook may
+   * take the bytes away at once (a pair hands them to its partner), and user callbacks must see
+   * the addition before that removal (libevent's pair callback is the oldest, so it runs last).
+   */
   private _fireAdd(n: number): void {
-    if (this._hook !== null) this._hook();
-    if (this._cbs.length === 0) return;
+    const hook = this._hook;
+    if (this._cbs.length === 0) {
+      if (hook !== null) hook();
+      return;
+    }
     this._nAdd += n;
-    this._runCbs();
+    if (hook === null) {
+      this._runCbs();
+      return;
+    }
+    try {
+      this._runCbs();
+    } finally {
+      // A throwing callback must not leave the added output unsent.
+      if (this._hook !== null) this._hook();
+    }
   }
 
   /** Records `n` removed bytes and runs the callbacks. */

@@ -44,12 +44,12 @@ export const EV_RATE_LIMIT_MAX: number = Number.MAX_SAFE_INTEGER;
 const MAX_TICK_MS = 2147483647;
 
 function checkAmount(name: string, v: number): void {
-  // 0 and Infinity are evdeno's spellings of "unlimited"; anything else must be a byte count.
-  if (
-    typeof v !== "number" || Number.isNaN(v) || v < 0 || (v > EV_RATE_LIMIT_MAX && v !== Infinity)
-  ) {
+  // 0 and Infinity are evdeno's spellings of "unlimited"; anything else must be a whole byte
+  // count (libevent's are size_t): a fractional level would size a read or write under one byte,
+  // and a zero-length read reads as the end of the stream.
+  if (v !== Infinity && !(Number.isSafeInteger(v) && v >= 0)) {
     throw new RangeError(
-      `${name} must be a byte count between 0 and EV_RATE_LIMIT_MAX, or Infinity`,
+      `${name} must be a whole byte count between 0 and EV_RATE_LIMIT_MAX, or Infinity`,
     );
   }
 }
@@ -57,8 +57,9 @@ function checkAmount(name: string, v: number): void {
 /**
  * Makes a rate-limit configuration (libevent's `ev_token_bucket_cfg_new`, with the tick in ms).
  * Like libevent it refuses (here: throws `RangeError`) a tick under 1 ms or over 2^31−1 ms, a
- * burst smaller than its rate, and amounts over `EV_RATE_LIMIT_MAX`; a rate of 0 or `Infinity`
- * leaves that direction unlimited.
+ * burst smaller than its rate, and amounts over `EV_RATE_LIMIT_MAX`; amounts must also be whole
+ * byte counts (libevent's are `size_t`), or `Infinity`. A rate of 0 or `Infinity` leaves that
+ * direction unlimited.
  *
  * @example
  * ```ts
@@ -127,17 +128,26 @@ export class RateBucket {
 
   /**
    * Switches to `cfg` keeping the levels, clipped down to the new bursts (libevent's
-   * reinitialisation: tokens spent this tick stay spent). The tick count restarts with the new
-   * tick length.
+   * reinitialisation: tokens spent this tick stay spent). A direction that was unlimited counts
+   * as full. Only a new tick length restarts the tick count and the refill timer.
    */
   setCfg(cfg: RateLimitConfig): void {
     this.#update();
+    const old = this.#cfg;
     this.#cfg = cfg;
-    this.#start = performance.now();
-    this.#tick = 0;
+    // An unlimited direction's stored level means nothing (0 for a rate of 0): what it reports,
+    // EV_RATE_LIMIT_MAX, is what gets clipped, as libevent's reinit clips a full bucket.
+    if (unlimited(old.readRate)) this.#read = EV_RATE_LIMIT_MAX;
+    if (unlimited(old.writeRate)) this.#write = EV_RATE_LIMIT_MAX;
     if (this.#read > cfg.readBurst) this.#read = cfg.readBurst;
     if (this.#write > cfg.writeBurst) this.#write = cfg.writeBurst;
-    this.#timer.disarm();
+    if (cfg.tickMs !== old.tickMs) {
+      this.#start = performance.now();
+      this.#tick = 0;
+      this.#timer.disarm();
+    }
+    // Same tick: the armed refill stays (libevent keeps its refill event), or adjusting the
+    // configuration more often than the tick would put every refill off for ever.
     if (this.#starved()) this.#schedule();
   }
 
@@ -357,16 +367,19 @@ export class BuffereventRateLimitGroup {
     return this.#share(this.#bucket.writeAllowance());
   }
 
-  /** @ignore */
-  consumeRead(n: number): void {
+  /**
+   * A member read `n` bytes and is charged `charge` tokens (less for a read posted before the
+   * limits changed); the totals count the bytes. @ignore
+   */
+  consumeRead(n: number, charge: number = n): void {
     this.#totalRead += n;
-    this.#bucket.consumeRead(n);
+    this.#bucket.consumeRead(charge);
   }
 
-  /** @ignore */
-  consumeWrite(n: number): void {
+  /** The same for `n` bytes written. @ignore */
+  consumeWrite(n: number, charge: number = n): void {
     this.#totalWritten += n;
-    this.#bucket.consumeWrite(n);
+    this.#bucket.consumeWrite(charge);
   }
 
   /** Stops the group's timer (call when the group is no longer used). */
