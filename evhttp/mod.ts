@@ -56,3 +56,20 @@ export {
   type EvhttpHeaderCb,
   type EvhttpNewreqCb,
 } from "./evhttp.ts";
+export {
+  type EvwsCloseCb,
+  evwsConnect,
+  EvwsConnection,
+  type EvwsConnectOptions,
+  type EvwsMessageCb,
+  evwsNewSession,
+  WS_BINARY_FRAME,
+  WS_CR_ABNORMAL,
+  WS_CR_DATA_TOO_BIG,
+  WS_CR_GOING_AWAY,
+  WS_CR_INVALID_DATA,
+  WS_CR_NONE,
+  WS_CR_NORMAL,
+  WS_CR_PROTO_ERR,
+  WS_TEXT_FRAME,
+} from "./ws.ts";

@@ -1,0 +1,475 @@
+// WebSocket (evhttp/ws.ts): libevent's `ws` regress scenario over a raw socket, interop with
+// Deno's own WebSocket client and server, handshake refusals, protocol errors and the server's
+// life cycle (connection limit, shutdown, free).
+import assert from "node:assert/strict";
+import {
+  Evhttp,
+  evwsConnect,
+  type EvwsConnection,
+  evwsNewSession,
+  WS_BINARY_FRAME,
+  WS_CR_ABNORMAL,
+  WS_TEXT_FRAME,
+} from "../evhttp/mod.ts";
+import { EventBase } from "../reactor/mod.ts";
+import { bounded } from "./_helpers.ts";
+import { RawClient, withServer } from "./_evhttp_helpers.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+const HANDSHAKE = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+  "Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/** A client frame, masked unless `mask` is false. */
+function frame(opcode: number, payload: Uint8Array | string, fin = true, mask = true): Uint8Array {
+  const p = typeof payload === "string" ? enc.encode(payload) : payload;
+  const head: number[] = [(fin ? 0x80 : 0) | opcode];
+  const m = mask ? 0x80 : 0;
+  if (p.length < 126) head.push(m | p.length);
+  else if (p.length < 65536) head.push(m | 126, p.length >> 8, p.length & 255);
+  else {
+    head.push(m | 127, 0, 0, 0, 0);
+    head.push(
+      (p.length >>> 24) & 255,
+      (p.length >>> 16) & 255,
+      (p.length >>> 8) & 255,
+      p.length & 255,
+    );
+  }
+  const key = [0x37, 0xfa, 0x21, 0x3d];
+  if (mask) head.push(...key);
+  const out = new Uint8Array(head.length + p.length);
+  out.set(head);
+  for (let i = 0; i < p.length; i++) out[head.length + i] = mask ? p[i] ^ key[i & 3] : p[i];
+  return out;
+}
+
+/** Reads raw bytes from a socket and parses server (unmasked) frames and the response head. */
+class FrameReader {
+  #buf = new Uint8Array(0);
+  #eof = false;
+  constructor(readonly conn: Deno.Conn) {}
+
+  async #more(): Promise<boolean> {
+    const b = new Uint8Array(65536);
+    const n = await bounded(this.conn.read(b), 3000, "socket read");
+    if (n === null) {
+      this.#eof = true;
+      return false;
+    }
+    const next = new Uint8Array(this.#buf.length + n);
+    next.set(this.#buf);
+    next.set(b.subarray(0, n), this.#buf.length);
+    this.#buf = next;
+    return true;
+  }
+
+  /** The response head (up to the blank line). */
+  async head(): Promise<string> {
+    for (;;) {
+      const s = dec.decode(this.#buf);
+      const i = s.indexOf("\r\n\r\n");
+      if (i >= 0) {
+        this.#buf = this.#buf.subarray(enc.encode(s.slice(0, i + 4)).length);
+        return s.slice(0, i + 4);
+      }
+      if (!await this.#more()) throw new Error("EOF before the response head");
+    }
+  }
+
+  /** The next frame, or null at EOF. */
+  async frame(): Promise<{ fin: boolean; opcode: number; payload: Uint8Array } | null> {
+    for (;;) {
+      const b = this.#buf;
+      if (b.length >= 2) {
+        assert.equal(b[1] & 0x80, 0, "server frames are not masked");
+        let len = b[1] & 0x7f;
+        let off = 2;
+        if (len === 126 && b.length >= 4) {
+          len = (b[2] << 8) | b[3];
+          off = 4;
+        } else if (len === 127 && b.length >= 10) {
+          len = ((b[6] << 24) | (b[7] << 16) | (b[8] << 8) | b[9]) >>> 0;
+          off = 10;
+        } else if (len >= 126) len = Infinity;
+        if (b.length >= off + len) {
+          this.#buf = b.subarray(off + len);
+          return {
+            fin: (b[0] & 0x80) !== 0,
+            opcode: b[0] & 0x0f,
+            payload: b.slice(off, off + len),
+          };
+        }
+      }
+      if (this.#eof || !await this.#more()) return null;
+    }
+  }
+
+  /** Whether the server closed the TCP connection (after any frames left). */
+  async eof(): Promise<boolean> {
+    while (!this.#eof) if (!await this.#more()) break;
+    return this.#eof;
+  }
+}
+
+function closeCode(p: Uint8Array): number {
+  return p.length >= 2 ? (p[0] << 8) | p[1] : 1005;
+}
+
+Deno.test("ws (libevent's regress scenario): handshake, fragments, echo, binary, close", async () => {
+  let closed = 0;
+  let gotClose: (() => void) | null = null;
+  const closedP = new Promise<void>((r) => gotClose = r);
+  await withServer((http) => {
+    http.setCb("/ws", (req) => {
+      const ws = evwsNewSession(req, (evws, type, data) => {
+        const text = dec.decode(data);
+        if (type === WS_TEXT_FRAME && text === "Close") {
+          evws.close();
+          return;
+        }
+        evws.sendText(text);
+        evws.sendBinary(new Uint8Array([0xde, 0xad, 0xbe, 0xef, 0x55]));
+      });
+      assert.ok(ws !== null);
+      ws.sendText("Server: hello");
+      ws.setCloseCb(() => {
+        closed++;
+        gotClose!();
+      });
+    });
+  }, async ({ port }) => {
+    const c = await RawClient.connect(port);
+    const r = new FrameReader(c.conn);
+    try {
+      // The first frames ride right behind the request: they must not be lost.
+      await c.send(HANDSHAKE);
+      const head = await r.head();
+      assert.match(head, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+      assert.match(head, /\r\nUpgrade: websocket\r\n/i);
+      assert.match(head, /\r\nConnection: Upgrade\r\n/i);
+      assert.match(head, /\r\nSec-WebSocket-Accept: HSmrc0sMlYUkAGmm5OPpG2HaGWk=\r\n/);
+      assert.doesNotMatch(head, /Content-Length|Transfer-Encoding/i);
+      const hello = await r.frame();
+      assert.deepEqual([hello?.opcode, dec.decode(hello?.payload)], [1, "Server: hello"]);
+      // "Client:" + " " + "hello" in three fragments (text, continuation, final continuation).
+      await c.send(frame(1, "Client:", false));
+      await c.send(frame(0, " ", false));
+      await c.send(frame(0, "hello", true));
+      const echo = await r.frame();
+      assert.deepEqual([echo?.opcode, dec.decode(echo?.payload)], [1, "Client: hello"]);
+      const bin = await r.frame();
+      assert.deepEqual([bin?.opcode, [...bin!.payload]], [2, [0xde, 0xad, 0xbe, 0xef, 0x55]]);
+      // A ping between messages is answered with a pong carrying its payload.
+      await c.send(frame(9, "pp"));
+      const pong = await r.frame();
+      assert.deepEqual([pong?.opcode, dec.decode(pong?.payload)], [10, "pp"]);
+      await c.send(frame(1, "Close"));
+      const cl = await r.frame();
+      assert.equal(cl?.opcode, 8);
+      assert.equal(closeCode(cl!.payload), 1000);
+      // The client answers the close; the server ends the connection.
+      await c.send(frame(8, new Uint8Array([0x03, 0xe8])));
+      assert.ok(await r.eof());
+      await bounded(closedP, 3000, "close cb");
+      assert.equal(closed, 1);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("ws: Deno's WebSocket client echoes text, binary and a 200 KB message; its close code arrives", async () => {
+  let serverCode = 0;
+  let serverClosed: (() => void) | null = null;
+  const serverClosedP = new Promise<void>((r) => serverClosed = r);
+  await withServer((http) => {
+    http.setCb("/echo", (req) => {
+      const ws = evwsNewSession(req, (evws, type, data) => {
+        if (type === WS_TEXT_FRAME) evws.sendText("echo:" + dec.decode(data));
+        else evws.sendBinary(data);
+      });
+      ws?.setCloseCb((e) => {
+        serverCode = e.getCloseCode();
+        serverClosed!();
+      });
+    });
+  }, async ({ port }) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/echo`);
+    ws.binaryType = "arraybuffer";
+    const got: (string | number[])[] = [];
+    const big = "é".repeat(100_000);
+    const closed = new Promise<CloseEvent>((resolve) => {
+      ws.onopen = () => {
+        ws.send("hi");
+        ws.send(new Uint8Array([1, 2, 3]));
+        ws.send(big);
+      };
+      ws.onmessage = (m) => {
+        got.push(typeof m.data === "string" ? m.data : [...new Uint8Array(m.data)]);
+        if (got.length === 3) ws.close(4000, "bye");
+      };
+      ws.onclose = resolve;
+    });
+    const ev = await bounded(closed, 5000, "client close");
+    assert.equal(ev.code, 4000);
+    assert.deepEqual(got.slice(0, 2), ["echo:hi", [1, 2, 3]]);
+    assert.equal(got[2], "echo:" + big);
+    await bounded(serverClosedP, 3000, "server close cb");
+    assert.equal(serverCode, 4000);
+  });
+});
+
+Deno.test("ws client: evwsConnect against Deno.serve's WebSocket server", async () => {
+  const srv = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: "chat" });
+    socket.onmessage = (m) => {
+      if (m.data === "bye") socket.close(4001, "server says bye");
+      else socket.send(typeof m.data === "string" ? "srv:" + m.data : m.data);
+    };
+    return response;
+  });
+  const base = new EventBase();
+  try {
+    const got: string[] = [];
+    let opened = "";
+    let code = 0;
+    let reason = "";
+    const ws = evwsConnect(
+      base,
+      null,
+      `ws://127.0.0.1:${srv.addr.port}/path?q=1`,
+      (evws, type, data) => {
+        got.push(type === WS_TEXT_FRAME ? dec.decode(data) : `bin:${data.length}`);
+        if (got.length === 3) evws.sendText("bye");
+      },
+      undefined,
+      { protocols: ["chat", "other"], onOpen: (e) => opened = e.getProtocol() },
+    );
+    // Queued until the handshake is done.
+    ws.sendText("first");
+    ws.sendBinary(new Uint8Array(100_000));
+    ws.sendText("third");
+    ws.setCloseCb((e) => {
+      code = e.getCloseCode();
+      reason = e.getCloseReason();
+    });
+    await bounded(base.dispatch(), 5000, "dispatch");
+    assert.equal(opened, "chat");
+    assert.deepEqual(got, ["srv:first", "bin:100000", "srv:third"]);
+    assert.deepEqual([code, reason], [4001, "server says bye"]);
+  } finally {
+    base.free();
+    await srv.shutdown();
+  }
+});
+
+Deno.test("ws client: a refused handshake closes with WS_CR_ABNORMAL and says why", async () => {
+  await withServer((http) => {
+    http.setCb("/plain", (req) => req.sendReply(200, null, "not a websocket"));
+  }, async ({ port }) => {
+    const base = new EventBase();
+    let code = 0;
+    let reason = "";
+    let msgs = 0;
+    const ws = evwsConnect(base, null, `ws://127.0.0.1:${port}/plain`, () => msgs++);
+    ws.setCloseCb((e) => {
+      code = e.getCloseCode();
+      reason = e.getCloseReason();
+    });
+    await bounded(base.dispatch(), 3000, "dispatch");
+    base.free();
+    assert.equal(code, WS_CR_ABNORMAL);
+    assert.match(reason, /handshake refused: 200/);
+    assert.equal(msgs, 0);
+    assert.equal(ws.getBufferevent(), null);
+  });
+});
+
+Deno.test("ws: evwsConnect to evwsNewSession, binary round trip and close from the client", async () => {
+  await withServer((http) => {
+    http.setCb("/ws", (req) => {
+      evwsNewSession(req, (evws, type, data) => {
+        assert.equal(type, WS_BINARY_FRAME);
+        evws.sendBinary(data.map((b) => b ^ 0xff));
+      });
+    });
+  }, async ({ port }) => {
+    const base = new EventBase();
+    const payload = new Uint8Array(70_000).map((_, i) => i & 0xff);
+    let back: Uint8Array | null = null;
+    let code = 0;
+    const ws = evwsConnect(base, null, `ws://127.0.0.1:${port}/ws`, (evws, _t, data) => {
+      back = data;
+      evws.close(1000, "ok");
+    });
+    ws.sendBinary(payload);
+    ws.setCloseCb((e) => code = e.getCloseCode());
+    await bounded(base.dispatch(), 3000, "dispatch");
+    base.free();
+    assert.ok(back !== null);
+    assert.deepEqual(back, payload.map((b) => b ^ 0xff));
+    assert.equal(code, 1000);
+  });
+});
+
+Deno.test("ws: bad handshakes are refused (400, 426 for another version) and HTTP goes on", async () => {
+  await withServer((http) => {
+    http.setCb("/ws", (req) => {
+      assert.equal(evwsNewSession(req, () => {}), null);
+    });
+  }, async ({ port }) => {
+    const c = await RawClient.connect(port);
+    try {
+      const cases: [string, number][] = [
+        [HANDSHAKE.replace("Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n", ""), 400],
+        [HANDSHAKE.replace("x3JJHMbDL1EzLkh9GBhXDw==", "c2hvcnQ="), 400],
+        [HANDSHAKE.replace("Upgrade: websocket", "Upgrade: h2c"), 400],
+        [HANDSHAKE.replace("Connection: Upgrade", "Connection: keep-alive"), 400],
+        [
+          HANDSHAKE.replace("GET", "POST").replace("\r\n\r\n", "\r\nContent-Length: 0\r\n\r\n"),
+          400,
+        ],
+      ];
+      for (const [req, status] of cases) {
+        await c.send(req);
+        const r = await c.response();
+        assert.equal(r?.status, status, req.split("\r\n").slice(0, 4).join(" | "));
+      }
+      await c.send(HANDSHAKE.replace("Version: 13", "Version: 8"));
+      const r = await c.response();
+      assert.equal(r?.status, 426);
+      assert.equal(r?.headers.get("sec-websocket-version"), "13");
+    } finally {
+      c.close();
+    }
+  });
+});
+
+/** Opens a raw session on `/ws`; `onSession` sees the server side. */
+async function rawSession(
+  setup: (ws: EvwsConnection) => void,
+  fn: (c: RawClient, r: FrameReader) => Promise<void>,
+): Promise<void> {
+  await withServer((http) => {
+    http.setCb("/ws", (req) => {
+      const ws = evwsNewSession(req, () => {});
+      if (ws !== null) setup(ws);
+    });
+  }, async ({ port }) => {
+    const c = await RawClient.connect(port);
+    const r = new FrameReader(c.conn);
+    try {
+      await c.send(HANDSHAKE);
+      assert.match(await r.head(), /^HTTP\/1\.1 101/);
+      await fn(c, r);
+    } finally {
+      c.close();
+    }
+  });
+}
+
+Deno.test("ws: protocol errors close with the RFC's code and end the connection", async () => {
+  const cases: [string, Uint8Array, number][] = [
+    ["unmasked client frame", frame(1, "x", true, false), 1002],
+    ["reserved opcode", frame(3, "x"), 1002],
+    [
+      "reserved bit",
+      (() => {
+        const f = frame(1, "x");
+        f[0] |= 0x40;
+        return f;
+      })(),
+      1002,
+    ],
+    ["fragmented ping", frame(9, "x", false), 1002],
+    ["continuation without a message", frame(0, "x"), 1002],
+    ["invalid UTF-8 text", frame(1, new Uint8Array([0xc3, 0x28])), 1007],
+    ["close code 1005 on the wire", frame(8, new Uint8Array([0x03, 0xed])), 1002],
+    ["a message over the limit", frame(2, new Uint8Array(2000)), 1009],
+  ];
+  for (const [what, bytes, code] of cases) {
+    let closed = false;
+    await rawSession((ws) => {
+      ws.setMaxMessageSize(1000);
+      ws.setCloseCb(() => closed = true);
+    }, async (c, r) => {
+      await c.send(bytes);
+      const f = await r.frame();
+      assert.equal(f?.opcode, 8, what);
+      assert.equal(closeCode(f!.payload), code, what);
+      assert.ok(await r.eof(), `${what}: connection closed`);
+    });
+    assert.ok(closed, `${what}: close cb`);
+  }
+});
+
+Deno.test("ws: sessions count against setMaxConnections; shutdown sends 1001; free runs the close cb", async () => {
+  const base = new EventBase();
+  const http = new Evhttp(base);
+  http.setMaxConnections(1);
+  let closes = 0;
+  http.setCb("/ws", (req) => {
+    evwsNewSession(req, () => {})?.setCloseCb(() => closes++);
+  });
+  const port = (http.bindSocket("127.0.0.1", 0).addr as Deno.NetAddr).port;
+  const loop = base.dispatch();
+  const c = await RawClient.connect(port);
+  const r = new FrameReader(c.conn);
+  try {
+    await c.send(HANDSHAKE);
+    assert.match(await r.head(), /^HTTP\/1\.1 101/);
+    // A second connection is over the limit while the session lives.
+    const c2 = await RawClient.connect(port);
+    try {
+      await c2.send("GET /other HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.equal((await c2.response())?.status, 503);
+    } finally {
+      c2.close();
+    }
+    const done = http.shutdown(2000);
+    const f = await r.frame();
+    assert.equal(f?.opcode, 8);
+    assert.equal(closeCode(f!.payload), 1001);
+    await c.send(frame(8, f!.payload));
+    assert.ok(await r.eof());
+    await bounded(done, 3000, "shutdown");
+    assert.equal(closes, 1);
+  } finally {
+    c.close();
+    http.free();
+    await loop;
+    base.free();
+  }
+});
+
+Deno.test("ws: Evhttp.free() closes a live session and runs its close cb once", async () => {
+  let closes = 0;
+  let opened: (() => void) | null = null;
+  const openedP = new Promise<void>((res) => opened = res);
+  const base = new EventBase();
+  const http = new Evhttp(base);
+  http.setCb("/ws", (req) => {
+    const ws = evwsNewSession(req, () => {});
+    ws?.setCloseCb(() => closes++);
+    opened!();
+  });
+  const port = (http.bindSocket("127.0.0.1", 0).addr as Deno.NetAddr).port;
+  const loop = base.dispatch();
+  const c = await RawClient.connect(port);
+  const r = new FrameReader(c.conn);
+  try {
+    await c.send(HANDSHAKE);
+    await r.head();
+    await bounded(openedP, 2000, "session");
+    http.free();
+    assert.equal(closes, 1);
+    assert.ok(await r.eof());
+  } finally {
+    c.close();
+    await loop;
+    base.free();
+  }
+  assert.equal(closes, 1);
+});
