@@ -6,7 +6,8 @@
  * - `listener`: `EvConnListener`
  * - `dns`: `EvdnsBase` (asynchronous resolver, `getaddrinfo`), `EvdnsServerPort` (DNS server)
  * - `evhttp`: `Evhttp` (HTTP/1.1 server with libevent's router), `EvhttpConnection` and
- *   `evhttpFetch` (client), `EvhttpUri` and the URI helpers
+ *   `evhttpFetch` (client), `EvhttpUri` and the URI helpers, WebSocket (`evwsNewSession`,
+ *   `evwsConnect`)
  *
  * UDP pieces need `--unstable-net` (or `"unstable": ["net"]` in your deno.json).
  *

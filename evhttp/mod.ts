@@ -1,7 +1,8 @@
 /**
  * `evhttp`: an HTTP/1.1 server and client with libevent's API (`Evhttp`, `EvhttpRequest`,
  * `EvhttpConnection`), a promise helper (`evhttpFetch`), header lists
- * (`Evkeyvalq`), URI parsing and encoding helpers, status codes and reason phrases.
+ * (`Evkeyvalq`), URI parsing and encoding helpers, status codes and reason phrases, and
+ * WebSocket sessions (`evwsNewSession`, `evwsConnect`, `EvwsConnection`).
  *
  * @example
  * ```ts

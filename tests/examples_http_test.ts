@@ -71,3 +71,52 @@ Deno.test("http_server.ts: files, types, listings, traversal, non-regular files,
     await server.waitFor(/"GET \/fifo" 403$/);
   });
 });
+
+/** A Deno WebSocket client that records messages and its close event. */
+function wsClient(port: number) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  const msgs: string[] = [];
+  let waiter: { re: RegExp; resolve: () => void } | null = null;
+  ws.onmessage = (m) => {
+    msgs.push(String(m.data));
+    if (waiter !== null && waiter.re.test(String(m.data))) waiter.resolve();
+  };
+  const closed = new Promise<CloseEvent>((r) => ws.onclose = r);
+  const opened = new Promise<void>((r) => ws.onopen = () => r());
+  return {
+    ws,
+    msgs,
+    closed,
+    opened,
+    /** Resolves once a message matching `re` arrived. */
+    next(re: RegExp): Promise<void> {
+      if (msgs.some((m) => re.test(m))) return Promise.resolve();
+      return new Promise((resolve) => waiter = { re, resolve });
+    },
+  };
+}
+
+Deno.test("ws_chat.ts: messages reach the other clients; the page is served; SIGINT closes with 1001", async () => {
+  const server = Child.deno("examples/ws_chat.ts", ["--port", "0"]);
+  let stopped = false;
+  try {
+    const port = await server.listeningPort();
+    const page = await get(port, "/");
+    assert.equal(page?.status, 200);
+    assert.match(new TextDecoder().decode(page?.body), /new WebSocket/);
+    const a = wsClient(port);
+    await a.next(/^welcome, guest1/);
+    const b = wsClient(port);
+    await b.next(/^welcome, guest2 \(2 here\)/);
+    a.ws.send("hello room");
+    await b.next(/^guest1: hello room$/);
+    assert.ok(!a.msgs.some((m) => m.includes("hello room")), "not echoed to the sender");
+    const st = await server.stop("SIGINT");
+    stopped = true;
+    assert.equal(st.code, 0, `exit status (stderr: ${server.stderr})`);
+    assert.equal((await a.closed).code, 1001);
+    assert.equal((await b.closed).code, 1001);
+  } finally {
+    if (!stopped) await server.stop("SIGINT");
+  }
+});
