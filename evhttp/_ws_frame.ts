@@ -77,7 +77,10 @@ export function readFrame(input: Evbuffer, masked: boolean, max: number): WsFram
     len = hi * 0x100000000 + lo;
     off = 10;
   }
-  if (len > max) throw new WsFrameError(1009, `frame of ${len} bytes over the ${max}-byte limit`);
+  // Control frames are already capped at 125 bytes; the limit is on messages.
+  if (opcode < OP_CLOSE && len > max) {
+    throw new WsFrameError(1009, `frame of ${len} bytes over the ${max}-byte limit`);
+  }
   const need = off + (masked ? 4 : 0) + len;
   if (avail < need) return null;
   if (len === 0) {

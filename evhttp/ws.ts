@@ -88,6 +88,12 @@ export interface EvwsConnectOptions {
 }
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+/** RFC 9110 token (header names, subprotocols). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Output past which a session stops reading until the peer takes it (a ping flood). */
+const OUTPUT_HIGH = 1024 * 1024;
+/** Output below which reading resumes. */
+const OUTPUT_LOW = 256 * 1024;
 /** libevent's bound on one message (`ws.c`: 10 MiB). */
 const DEFAULT_MAX_MESSAGE = 10 * 1024 * 1024;
 /** How long a closing connection waits for the peer's close frame or EOF. */
@@ -172,6 +178,10 @@ export class EvwsConnection {
   /** Client: messages sent before the handshake finished. */
   #pending: Evbuffer | null = null;
   #key = "";
+  /** Client: the subprotocols offered. */
+  #offered: string[] = [];
+  /** Reading stopped because the peer does not take what we send (pongs, echoes). */
+  #readPaused = false;
   #protocol = "";
   #onOpen: ((evws: EvwsConnection) => void) | null = null;
 
@@ -221,7 +231,8 @@ export class EvwsConnection {
     const r = encoder.encode(reason);
     if (r.length > 123) throw new RangeError("a close reason is at most 123 bytes");
     if (this.#state === ST_CONNECTING) {
-      this.#closeCode = code === WS_CR_NONE ? 1005 : code;
+      // Nothing was agreed yet: just go (the close code stays "none received").
+      this.#closeReason = "closed before the handshake finished";
       this.#finish();
       return;
     }
@@ -289,6 +300,11 @@ export class EvwsConnection {
     sc.setCloseCb(() => this.#finish());
     sc._shutdownHook = () => this.close(WS_CR_GOING_AWAY);
     const bev = this.#bev!;
+    if (sc.closeSoon) {
+      // Upgraded while a graceful shutdown runs (the handler replied late): going away at once.
+      this.close(WS_CR_GOING_AWAY);
+      return;
+    }
     // Frames the client sent right behind its request are already buffered.
     if (bev.getInput().length > 0) {
       bev.trigger(EV_READ, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
@@ -296,8 +312,14 @@ export class EvwsConnection {
   }
 
   /** @ignore */
-  _startClient(key: string, onOpen: ((evws: EvwsConnection) => void) | null, ms: number): void {
+  _startClient(
+    key: string,
+    offered: string[],
+    onOpen: ((evws: EvwsConnection) => void) | null,
+    ms: number,
+  ): void {
     this.#key = key;
+    this.#offered = offered;
     this.#onOpen = onOpen;
     this.#pending = new Evbuffer();
     this.#armTimer(ms);
@@ -323,19 +345,39 @@ export class EvwsConnection {
     }
     // After the peer's close nothing more is read (RFC 6455 §5.5.1).
     if (this.#gotClose && this.#bev !== null) input.drain(input.length);
+    const b = this.#bev;
+    if (b !== null && !this.#readPaused && b.getOutput().length > OUTPUT_HIGH) {
+      // The peer sends faster than it takes what we answer (pongs, echoes): stop reading until
+      // it catches up, so our output stays bounded.
+      this.#readPaused = true;
+      b.disable(EV_READ);
+      b.setWatermark(EV_WRITE, OUTPUT_LOW, 0);
+    }
   }
 
   /** @ignore */
   _onWrite(): void {
     const bev = this.#bev;
     if (bev === null) return;
+    if (this.#readPaused && bev.getOutput().length <= OUTPUT_LOW) {
+      this.#readPaused = false;
+      bev.setWatermark(EV_WRITE, 0, 0);
+      if (this.#state !== ST_CLOSED) {
+        bev.enable(EV_READ);
+        if (bev.getInput().length > 0) {
+          bev.trigger(EV_READ, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+        }
+      }
+    }
     if (this.#state === ST_CLOSED && bev.getOutput().length === 0) this.#finish();
   }
 
   /** @ignore */
   _onEvent(what: number): void {
     if ((what & BEV_EVENT_CONNECTED) !== 0) return;
-    if ((what & BEV_EVENT_TIMEOUT) !== 0) {
+    if (this.#gotClose) {
+      // The closing handshake is done; how the transport ends changes nothing.
+    } else if ((what & BEV_EVENT_TIMEOUT) !== 0) {
       this.#closeReason ||= "write timed out";
     } else if ((what & BEV_EVENT_ERROR) !== 0) {
       this.#closeReason ||= String(this.#bev?.getError()?.message ?? "connection error");
@@ -493,14 +535,14 @@ export class EvwsConnection {
 
   /** Client: parses the server's answer; true once open. */
   #readHandshake(input: Evbuffer): boolean {
-    const end = input.search("\r\n\r\n");
+    const end = input.search("\r\n\r\n", 0, Math.min(input.length, MAX_HANDSHAKE_HEAD));
     if (end < 0) {
-      if (input.length > MAX_HANDSHAKE_HEAD) this.#handshakeFailed("response head too large");
+      if (input.length >= MAX_HANDSHAKE_HEAD) this.#handshakeFailed("response head too large");
       return false;
     }
     const head = new TextDecoder("latin1").decode(input.remove(end + 4));
     const lines = head.split("\r\n");
-    const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+    const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0]);
     if (m === null) return this.#handshakeFailed("not an HTTP response");
     if (m[1] !== "101") return this.#handshakeFailed(`handshake refused: ${lines[0].slice(9)}`);
     const headers = new Map<string, string>();
@@ -520,7 +562,15 @@ export class EvwsConnection {
     if (headers.get("sec-websocket-accept") !== wsAcceptKey(this.#key)) {
       return this.#handshakeFailed("wrong Sec-WebSocket-Accept");
     }
-    this.#protocol = headers.get("sec-websocket-protocol") ?? "";
+    const protocol = headers.get("sec-websocket-protocol") ?? "";
+    if (protocol !== "" && !this.#offered.includes(protocol)) {
+      return this.#handshakeFailed(`subprotocol ${protocol} was not offered`);
+    }
+    // No extension was requested, so none may be in use (RFC 6455 §4.1).
+    if ((headers.get("sec-websocket-extensions") ?? "").trim() !== "") {
+      return this.#handshakeFailed("an extension was not requested");
+    }
+    this.#protocol = protocol;
     this.#state = ST_OPEN;
     this.#timer?.disarm();
     const pending = this.#pending;
@@ -585,7 +635,8 @@ export function evwsNewSession(
   _options = 0,
 ): EvwsConnection | null {
   const sc = req.getConnection() as ServerConn | null;
-  if (sc === null || sc._client !== null) return null;
+  // Once per request: a second call would steal the first session's transport.
+  if (sc === null || sc._client !== null || sc._upgraded()) return null;
   const h = req.getInputHeaders();
   const key = h.find("Sec-WebSocket-Key")?.trim() ?? "";
   let keyOk = false;
@@ -595,9 +646,10 @@ export function evwsNewSession(
     keyOk = false;
   }
   const version = h.find("Sec-WebSocket-Version");
+  // A list may be split over several field lines (RFC 9110 §5.3).
   if (
-    req.getCommandName() !== "GET" || !hasToken(h.find("Upgrade"), "websocket") ||
-    !hasToken(h.find("Connection"), "upgrade") || !keyOk
+    req.getCommandName() !== "GET" || !hasToken(h.findAll("Upgrade").join(","), "websocket") ||
+    !hasToken(h.findAll("Connection").join(","), "upgrade") || !keyOk
   ) {
     req.sendReply(400, null);
     return null;
@@ -662,6 +714,15 @@ export function evwsConnect(
   if (!tls && u.protocol !== "ws:") throw new TypeError(`not a WebSocket URL: ${url}`);
   const port = u.port === "" ? (tls ? 443 : 80) : Number(u.port);
   const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
+  const offered = options.protocols ?? [];
+  for (const p of offered) {
+    if (!TOKEN.test(p)) throw new TypeError(`not a subprotocol token: ${JSON.stringify(p)}`);
+  }
+  for (const [k, v] of options.headers ?? []) {
+    if (!TOKEN.test(k) || /[\r\n\0]/.test(v)) {
+      throw new TypeError(`bad header ${JSON.stringify(k)}`);
+    }
+  }
   const bev = tls
     ? Bufferevent.tlsNew(
       base,
@@ -675,15 +736,10 @@ export function evwsConnect(
   let head = `GET ${u.pathname || "/"}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n` +
     `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
     "Sec-WebSocket-Version: 13\r\n";
-  if (options.protocols !== undefined && options.protocols.length > 0) {
-    head += `Sec-WebSocket-Protocol: ${options.protocols.join(", ")}\r\n`;
-  }
-  for (const [k, v] of options.headers ?? []) {
-    if (/[\r\n]/.test(k + v)) throw new TypeError("header names and values may not hold CR or LF");
-    head += `${k}: ${v}\r\n`;
-  }
+  if (offered.length > 0) head += `Sec-WebSocket-Protocol: ${offered.join(", ")}\r\n`;
+  for (const [k, v] of options.headers ?? []) head += `${k}: ${v}\r\n`;
   bev.getOutput().add(head + "\r\n");
-  ws._startClient(key, options.onOpen ?? null, options.handshakeTimeoutMs ?? 10_000);
+  ws._startClient(key, offered, options.onOpen ?? null, options.handshakeTimeoutMs ?? 10_000);
   bev.connectHostname(dns, 0, host, port);
   return ws;
 }

@@ -473,3 +473,55 @@ Deno.test("ws: Evhttp.free() closes a live session and runs its close cb once", 
   }
   assert.equal(closes, 1);
 });
+
+Deno.test("ws: a peer that pings without reading cannot grow the server's output without bound", async () => {
+  let maxOut = 0;
+  let readsWhilePaused = 0;
+  await withServer((http) => {
+    http.setCb("/ws", (req) => {
+      const ws = evwsNewSession(req, () => {});
+      const bev = ws?.getBufferevent();
+      if (!bev) return;
+      bev.getOutput().addCb((buf) => {
+        if (buf.length > maxOut) maxOut = buf.length;
+      });
+    });
+  }, async ({ port }) => {
+    const c = await RawClient.connect(port);
+    const r = new FrameReader(c.conn);
+    try {
+      await c.send(HANDSHAKE);
+      await r.head();
+      // 8 MB of pings in 64 KB writes; the pongs are never read. The server must stop reading
+      // (so these writes stall) rather than buffer megabytes of pongs.
+      const ping = frame(9, new Uint8Array(125));
+      const batch = new Uint8Array(ping.length * 500);
+      for (let i = 0; i < 500; i++) batch.set(ping, i * ping.length);
+      let sent = 0;
+      const writer = (async () => {
+        try {
+          while (sent < 8 * 1024 * 1024) {
+            await c.send(batch);
+            sent += batch.length;
+          }
+        } catch {
+          // The connection closed under a stalled write at the end of the test.
+        }
+      })();
+      const stalled = await Promise.race([
+        writer.then(() => false),
+        new Promise<boolean>((res) => setTimeout(() => res(true), 1500)),
+      ]);
+      readsWhilePaused = sent;
+      c.close();
+      await writer;
+      assert.ok(stalled, `all ${sent} bytes of pings were taken without the pongs being read`);
+    } finally {
+      c.close();
+    }
+  });
+  // Output stays near the 1 MiB mark (plus what one read's pings answer).
+  assert.ok(maxOut > 256 * 1024, `output peaked at ${maxOut}: the flood did not back up`);
+  assert.ok(maxOut < 2 * 1024 * 1024, `output peaked at ${maxOut} bytes`);
+  assert.ok(readsWhilePaused < 8 * 1024 * 1024);
+});
