@@ -90,10 +90,12 @@ export interface EvwsConnectOptions {
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /** RFC 9110 token (header names, subprotocols). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Output past which a session stops reading until the peer takes it (a ping flood). */
-const OUTPUT_HIGH = 1024 * 1024;
-/** Output below which reading resumes. */
-const OUTPUT_LOW = 256 * 1024;
+/**
+ * Output past which a session stops reading until the peer takes it (a ping flood, an echo to
+ * a client that does not read), and below which reading resumes. Module-wide; tests lower them.
+ * @ignore
+ */
+export const wsFlow = { high: 1024 * 1024, low: 256 * 1024 };
 /** libevent's bound on one message (`ws.c`: 10 MiB). */
 const DEFAULT_MAX_MESSAGE = 10 * 1024 * 1024;
 /** How long a closing connection waits for the peer's close frame or EOF. */
@@ -346,12 +348,12 @@ export class EvwsConnection {
     // After the peer's close nothing more is read (RFC 6455 §5.5.1).
     if (this.#gotClose && this.#bev !== null) input.drain(input.length);
     const b = this.#bev;
-    if (b !== null && !this.#readPaused && b.getOutput().length > OUTPUT_HIGH) {
+    if (b !== null && !this.#readPaused && b.getOutput().length > wsFlow.high) {
       // The peer sends faster than it takes what we answer (pongs, echoes): stop reading until
       // it catches up, so our output stays bounded.
       this.#readPaused = true;
       b.disable(EV_READ);
-      b.setWatermark(EV_WRITE, OUTPUT_LOW, 0);
+      b.setWatermark(EV_WRITE, wsFlow.low, 0);
     }
   }
 
@@ -359,7 +361,7 @@ export class EvwsConnection {
   _onWrite(): void {
     const bev = this.#bev;
     if (bev === null) return;
-    if (this.#readPaused && bev.getOutput().length <= OUTPUT_LOW) {
+    if (this.#readPaused && bev.getOutput().length <= wsFlow.low) {
       this.#readPaused = false;
       bev.setWatermark(EV_WRITE, 0, 0);
       if (this.#state !== ST_CLOSED) {
