@@ -3,6 +3,7 @@
 
 import { Evhttp, type EvhttpConnection } from "../evhttp/mod.ts";
 import { EV_TIMEOUT, EventBase } from "../reactor/mod.ts";
+import { concat } from "./_helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -124,7 +125,7 @@ export class RawClient {
         parts.push(this.#buf.slice(pos, pos + size));
         pos += size + 2;
       }
-      body = concat(parts);
+      body = concat(...parts);
     } else if (headers.has("content-length")) {
       const n = Number(headers.get("content-length"));
       while (this.#buf.length < pos + n) {
@@ -183,18 +184,6 @@ function findCrlfCrlf(b: Uint8Array): number {
 function indexOfCrlf(b: Uint8Array, from: number): number {
   for (let i = from; i + 1 < b.length; i++) if (b[i] === 13 && b[i + 1] === 10) return i;
   return -1;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** A running server for one test. */

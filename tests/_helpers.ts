@@ -1,4 +1,6 @@
-// Shared test helpers: loopback listeners and byte utilities.
+// Shared test helpers: loopback listeners, byte utilities and socket bufferevents.
+import { BEV_OPT_CLOSE_ON_FREE, Bufferevent } from "../bufferevent/mod.ts";
+import { EventBase } from "../reactor/mod.ts";
 
 /** A loopback TCP listener on an ephemeral port. */
 export function listenLoopback(): { listener: Deno.Listener; port: number } {
@@ -97,4 +99,53 @@ export async function bounded<T>(p: Promise<T>, ms: number, what: string): Promi
   } finally {
     clearTimeout(id);
   }
+}
+
+/** A socket bufferevent on one end of a loopback connection; `peer` is the other end. */
+export interface SocketBev {
+  bev: Bufferevent;
+  peer: Deno.Conn;
+  close(): void;
+}
+
+/** Opens a loopback connection with a socket bufferevent (CLOSE_ON_FREE) on one end. */
+export async function socketBev(base: EventBase): Promise<SocketBev> {
+  const [peer, server, listener] = await connectedPair();
+  const bev = Bufferevent.socketNew(base, server, BEV_OPT_CLOSE_ON_FREE);
+  return {
+    bev,
+    peer,
+    close() {
+      bev.free();
+      peer.close();
+      listener.close();
+    },
+  };
+}
+
+/** Runs `fn` with a new base and a socket bufferevent, closing both afterwards. */
+export async function withSocketBev(
+  fn: (base: EventBase, s: SocketBev) => Promise<void> | void,
+): Promise<void> {
+  const base = new EventBase();
+  const s = await socketBev(base);
+  try {
+    await fn(base, s);
+  } finally {
+    s.close();
+    base.free();
+  }
+}
+
+/** The parts, joined into one array. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }

@@ -19,22 +19,7 @@ import {
   type RateLimitConfig,
 } from "../bufferevent/mod.ts";
 import { EV_PERSIST, EV_READ, EV_WRITE, Event, EventBase, evtimerNew } from "../reactor/mod.ts";
-import { bounded, connectedPair, patternBytes, writeAll } from "./_helpers.ts";
-
-/** A socket bufferevent on one end of a loopback connection; `peer` is the other end. */
-async function socketBev(base: EventBase) {
-  const [peer, server, listener] = await connectedPair();
-  const bev = Bufferevent.socketNew(base, server, BEV_OPT_CLOSE_ON_FREE);
-  return {
-    bev,
-    peer,
-    close() {
-      bev.free();
-      peer.close();
-      listener.close();
-    },
-  };
-}
+import { bounded, patternBytes, socketBev, withSocketBev, writeAll } from "./_helpers.ts";
 
 /** Runs the loop until `done()` breaks it, or until `ms` pass (then the loop is broken too). */
 async function runUntil(base: EventBase, ms: number): Promise<boolean> {
@@ -75,9 +60,7 @@ Deno.test("a fractional rate does not produce a spurious EOF", async () => {
     assert.ok(e instanceof RangeError);
     return;
   }
-  const base = new EventBase();
-  const s = await socketBev(base);
-  try {
+  await withSocketBev(async (base, s) => {
     s.bev.setRateLimit(cfg);
     let got = 0;
     let event = 0;
@@ -98,10 +81,7 @@ Deno.test("a fractional rate does not produce a spurious EOF", async () => {
     await runUntil(base, 1500);
     assert.equal(event, 0, `event ${event} after ${got} bytes, the peer is still open`);
     assert.equal(got, 300);
-  } finally {
-    s.close();
-    base.free();
-  }
+  });
 });
 
 // Regression test. A direction configured unlimited with a rate of 0 has its level stuck at 0
@@ -114,9 +94,7 @@ Deno.test("a fractional rate does not produce a spurious EOF", async () => {
 // — what libevent's reinit does to a full bucket — gives the burst. Fix: in setCfg, treat a
 // direction that was unlimited as full (EV_RATE_LIMIT_MAX) before clipping.
 Deno.test("replacing an unlimited (rate 0) direction with a limit starts at the new burst", async () => {
-  const base = new EventBase();
-  const s = await socketBev(base);
-  try {
+  await withSocketBev(async (base, s) => {
     // Control: the Infinity spelling of "unlimited" clips down to the new burst.
     s.bev.setRateLimit(evTokenBucketCfgNew(Infinity, Infinity, 0, 0, 60_000));
     s.bev.setRateLimit(evTokenBucketCfgNew(1000, 1000, 0, 0, 60_000));
@@ -140,10 +118,7 @@ Deno.test("replacing an unlimited (rate 0) direction with a limit starts at the 
     await writeAll(s.peer, new Uint8Array(10));
     await runUntil(base, 1000);
     assert.equal(got, 10, "reading waited for the next 60 s tick");
-  } finally {
-    s.close();
-    base.free();
-  }
+  });
 });
 
 // Regression test. The same for a group (BuffereventRateLimitGroup.setCfg → RateBucket.setCfg):
@@ -251,9 +226,7 @@ Deno.test("group: totals count the bytes read, even for a read posted before joi
 // decrements before EV_READ is enabled. Fix: when a posted read completes while reading is
 // rate-suspended, keep the bytes back (unannounced, not in the input) until the bucket refills.
 Deno.test("decrementReadLimit to zero holds back a read already posted", async () => {
-  const base = new EventBase();
-  const s = await socketBev(base);
-  try {
+  await withSocketBev(async (base, s) => {
     s.bev.setRateLimit(evTokenBucketCfgNew(100, 100, 0, 0, 60_000));
     let got = 0;
     let gotBeforeRefund = -1;
@@ -282,10 +255,7 @@ Deno.test("decrementReadLimit to zero holds back a read already posted", async (
     assert.equal(gotBeforeRefund, 0, "bytes delivered while the bucket was empty");
     assert.equal(got, 50);
     assert.equal(s.bev.getReadLimit(), 50);
-  } finally {
-    s.close();
-    base.free();
-  }
+  });
 });
 
 // Control: a group refill resumes a member emptied by decrementRead, and getMaxToRead follows the

@@ -2,29 +2,13 @@
 // per-operation caps, a group's configuration, minimum share and byte totals.
 import assert from "node:assert/strict";
 import {
-  BEV_OPT_CLOSE_ON_FREE,
-  Bufferevent,
+  type Bufferevent,
   BuffereventRateLimitGroup,
   EV_RATE_LIMIT_MAX,
   evTokenBucketCfgNew,
 } from "../bufferevent/mod.ts";
 import { EV_READ, EventBase, EvError, evtimerNew } from "../reactor/mod.ts";
-import { bounded, connectedPair, readN, writeAll } from "./_helpers.ts";
-
-/** A socket bufferevent on one end of a loopback connection; `peer` is the other end. */
-async function socketBev(base: EventBase) {
-  const [peer, server, listener] = await connectedPair();
-  const bev = Bufferevent.socketNew(base, server, BEV_OPT_CLOSE_ON_FREE);
-  return {
-    bev,
-    peer,
-    close() {
-      bev.free();
-      peer.close();
-      listener.close();
-    },
-  };
-}
+import { bounded, readN, socketBev, withSocketBev, writeAll } from "./_helpers.ts";
 
 Deno.test("evTokenBucketCfgNew refuses what libevent refuses", () => {
   for (const tick of [0, 0.5, -1, NaN, 2 ** 31, Infinity]) {
@@ -41,9 +25,7 @@ Deno.test("evTokenBucketCfgNew refuses what libevent refuses", () => {
 });
 
 Deno.test("getReadLimit/getWriteLimit: EV_RATE_LIMIT_MAX without a limit, the level with one", async () => {
-  const base = new EventBase();
-  const s = await socketBev(base);
-  try {
+  await withSocketBev((_base, s) => {
     assert.equal(s.bev.getReadLimit(), EV_RATE_LIMIT_MAX);
     assert.equal(s.bev.getWriteLimit(), EV_RATE_LIMIT_MAX);
     assert.equal(s.bev.getTokenBucketCfg(), null);
@@ -67,16 +49,11 @@ Deno.test("getReadLimit/getWriteLimit: EV_RATE_LIMIT_MAX without a limit, the le
     assert.equal(s.bev.getReadLimit(), EV_RATE_LIMIT_MAX);
     assert.throws(() => s.bev.decrementReadLimit(1), EvError);
     assert.throws(() => s.bev.decrementWriteLimit(1), EvError);
-  } finally {
-    s.close();
-    base.free();
-  }
+  });
 });
 
 Deno.test("setRateLimit with a new config keeps the level, clipped to the new burst", async () => {
-  const base = new EventBase();
-  const s = await socketBev(base);
-  try {
+  await withSocketBev((_base, s) => {
     s.bev.setRateLimit(evTokenBucketCfgNew(1000, 1000, 800, 800, 60_000));
     s.bev.decrementReadLimit(100);
     s.bev.decrementWriteLimit(50);
@@ -90,16 +67,11 @@ Deno.test("setRateLimit with a new config keeps the level, clipped to the new bu
     assert.equal(s.bev.getReadLimit(), 300);
     assert.equal(s.bev.getWriteLimit(), 500);
     assert.equal(s.bev.getTokenBucketCfg(), big);
-  } finally {
-    s.close();
-    base.free();
-  }
+  });
 });
 
 Deno.test("decrementReadLimit suspends reading and a negative decrement resumes it", async () => {
-  const base = new EventBase();
-  const s = await socketBev(base);
-  try {
+  await withSocketBev(async (base, s) => {
     // A 60 s tick: only the manual decrement can bring reading back within the test.
     s.bev.setRateLimit(evTokenBucketCfgNew(100, 100, 0, 0, 60_000));
     s.bev.decrementReadLimit(100);
@@ -128,16 +100,11 @@ Deno.test("decrementReadLimit suspends reading and a negative decrement resumes 
     assert.ok(resumed);
     assert.equal(got, 50);
     assert.equal(s.bev.getReadLimit(), 50);
-  } finally {
-    s.close();
-    base.free();
-  }
+  });
 });
 
 Deno.test("an overdrawn bucket resumes reading on the refill tick", async () => {
-  const base = new EventBase();
-  const s = await socketBev(base);
-  try {
+  await withSocketBev(async (base, s) => {
     s.bev.setRateLimit(evTokenBucketCfgNew(1000, 1000, 0, 0, 100));
     const t0 = performance.now();
     s.bev.decrementReadLimit(1500); // -500: one tick (+1000) makes it positive again
@@ -155,16 +122,11 @@ Deno.test("an overdrawn bucket resumes reading on the refill tick", async () => 
     await writeAll(s.peer, new Uint8Array(10));
     await bounded(base.dispatch(), 5000, "dispatch");
     assert.ok(at >= 90, `read after ${at.toFixed(1)} ms, before the refill`);
-  } finally {
-    s.close();
-    base.free();
-  }
+  });
 });
 
 Deno.test("getMaxToRead/getMaxToWrite: the single-operation cap, the bucket and the group share", async () => {
-  const base = new EventBase();
-  const s = await socketBev(base);
-  try {
+  await withSocketBev(async (base, s) => {
     assert.equal(s.bev.getMaxSingleRead(), 65536);
     assert.equal(s.bev.getMaxSingleWrite(), 4 * 1024 * 1024);
     assert.equal(s.bev.getMaxToRead(), 65536);
@@ -199,16 +161,11 @@ Deno.test("getMaxToRead/getMaxToWrite: the single-operation cap, the bucket and 
       g.free();
       for (const o of others) o.close();
     }
-  } finally {
-    s.close();
-    base.free();
-  }
+  });
 });
 
 Deno.test("setMaxSingleRead caps every read; setMaxSingleWrite caps every write", async () => {
-  const base = new EventBase();
-  const s = await socketBev(base);
-  try {
+  await withSocketBev(async (base, s) => {
     s.bev.setMaxSingleRead(100);
     s.bev.setMaxSingleWrite(300);
     const reads: number[] = [];
@@ -242,10 +199,7 @@ Deno.test("setMaxSingleRead caps every read; setMaxSingleWrite caps every write"
     assert.equal((await echo).length, 1000);
     assert.equal(drained.reduce((a, b) => a + b, 0), 1000);
     assert.ok(drained.every((n) => n <= 300), `writes ${drained.join(",")}`);
-  } finally {
-    s.close();
-    base.free();
-  }
+  });
 });
 
 Deno.test("group: levels, manual decrements, setCfg and byte totals", async () => {
@@ -336,9 +290,7 @@ Deno.test("group: levels, manual decrements, setCfg and byte totals", async () =
 // leave the connection owing what the read brought beyond the limit (it was sized before the limit
 // existed; libevent reads only under the limit of the moment).
 Deno.test("a read posted before setRateLimit is charged at most what the limit allows", async () => {
-  const base = new EventBase();
-  const s = await socketBev(base);
-  try {
+  await withSocketBev(async (base, s) => {
     let got = 0;
     s.bev.setcb(
       (bev) => {
@@ -357,8 +309,5 @@ Deno.test("a read posted before setRateLimit is charged at most what the limit a
     await bounded(base.dispatch(), 5000, "dispatch");
     assert.ok(got > 100, `the posted read brought ${got} bytes`);
     assert.equal(s.bev.getReadLimit(), 0);
-  } finally {
-    s.close();
-    base.free();
-  }
+  });
 });

@@ -24,21 +24,9 @@ import {
 } from "../evhttp/mod.ts";
 import { EV_TIMEOUT, EventBase, evtimerNew } from "../reactor/mod.ts";
 import { exchange, RawClient, withClient, withServer } from "./_evhttp_helpers.ts";
+import { bounded } from "./_helpers.ts";
 
 const dec = new TextDecoder();
-
-/** Rejects if `p` has not settled within `ms` (every test stays bounded). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let id: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    id = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(id);
-  }
-}
 
 /** What a client request's callbacks saw. */
 interface Outcome {
@@ -220,9 +208,9 @@ Deno.test("terminate_chunked: client gone mid-stream → closecb once, getConnec
     const c = await RawClient.connect(port);
     const local = (c.conn.localAddr as Deno.NetAddr).port;
     await c.send("GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n");
-    await within(started, 2000, "first chunk written");
+    await bounded(started, 2000, "first chunk written");
     c.close();
-    await within(closed, 2000, "server closecb");
+    await bounded(closed, 2000, "server closecb");
     const req = held! as EvhttpRequest;
     assert.equal(req.getConnection(), null);
     req.sendReplyChunk("more");
@@ -251,9 +239,9 @@ Deno.test("request_extra_body: HEAD with a Content-Length body; the next request
         `HEAD /a HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n${big}` +
           "GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
       );
-      const h = await within(c.response({ head: true }), 2000, "HEAD response");
+      const h = await bounded(c.response({ head: true }), 2000, "HEAD response");
       assert.equal(h?.status, 200);
-      const g = await within(c.response(), 2000, "GET response");
+      const g = await bounded(c.response(), 2000, "GET response");
       await sending;
       assert.equal(g?.status, 200);
       assert.equal(g?.text, "hello");
@@ -280,10 +268,10 @@ Deno.test("send_chunk_malformed: a 0x chunk size gets 400 and a close", async ()
         "POST /chunked_input HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
           "0x5\r\nhello\r\n0\r\n\r\n",
       );
-      const r = await within(c.response(), 2000, "400");
+      const r = await bounded(c.response(), 2000, "400");
       assert.equal(r?.status, 400);
       assert.equal(r?.reason, "Bad Request");
-      assert.ok(await within(c.closedByPeer(), 2500, "close"));
+      assert.ok(await bounded(c.closedByPeer(), 2500, "close"));
       assert.equal(called, false);
     } finally {
       c.close();
@@ -305,13 +293,13 @@ Deno.test("stream_out: a streamed reply with the user's Content-Length goes out 
     const c = await RawClient.connect(port);
     try {
       await c.send("GET /streamed HTTP/1.1\r\nHost: x\r\n\r\n");
-      const r = await within(c.response(), 2000, "stream");
+      const r = await bounded(c.response(), 2000, "stream");
       assert.equal(r?.status, 200);
       assert.equal(r?.headers.get("transfer-encoding"), undefined);
       assert.equal(r?.headers.get("content-length"), "39");
       assert.equal(r?.text, parts.join(""));
       await c.send("GET /streamed HTTP/1.1\r\nHost: x\r\n\r\n");
-      const r2 = await within(c.response(), 2000, "second stream on the same connection");
+      const r2 = await bounded(c.response(), 2000, "second stream on the same connection");
       assert.equal(r2?.text, parts.join(""));
     } finally {
       c.close();
@@ -332,7 +320,7 @@ Deno.test("chunk_out: raw chunks d/12/8/0 and Connection: close when the request
     const c = await RawClient.connect(port);
     try {
       await c.send("GET /chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-      const raw = await within(c.readToEof(), 2000, "chunked reply then close");
+      const raw = await bounded(c.readToEof(), 2000, "chunked reply then close");
       const [head, body] = raw.split("\r\n\r\n", 2);
       assert.match(head!, /\r\nTransfer-Encoding: chunked\r\n/i);
       assert.match(head!, /\r\nConnection: close/i);
@@ -359,9 +347,9 @@ Deno.test("lingering_close: a 3 MB body over a 1.5 MB limit still lets the clien
       const sending = c.send(
         `POST /test HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`,
       ).then(() => c.send(body)).catch(() => "write failed");
-      const r = await within(c.response(), 2500, "413");
+      const r = await bounded(c.response(), 2500, "413");
       assert.equal(r?.status, 413);
-      assert.equal(await within(sending, 2500, "upload"), undefined);
+      assert.equal(await bounded(sending, 2500, "upload"), undefined);
     } finally {
       c.close();
     }
@@ -380,7 +368,7 @@ Deno.test("timeout_read_server: write 100 ms / read 400 ms; body 150 ms after th
       await c.send("POST /test HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n");
       await later(base, 150);
       await c.send("body");
-      const r = await within(c.response(), 2000, "reply");
+      const r = await bounded(c.response(), 2000, "reply");
       assert.equal(r?.status, 200);
       assert.equal(r?.text, "got body");
     } finally {
@@ -399,7 +387,7 @@ Deno.test("write_during_read: the client writes garbage while a 4 MB reply goes 
     try {
       await c.send("GET /large HTTP/1.1\r\nHost: x\r\n\r\n");
       const garbage = c.send("x".repeat(64 * 1024)).catch(() => {});
-      const r = await within(c.response(), 2500, "large reply");
+      const r = await bounded(c.response(), 2500, "large reply");
       await garbage;
       assert.equal(r?.status, 200);
       assert.equal(r?.body.length, size);
@@ -420,9 +408,9 @@ Deno.test("a handler's Connection: close output header closes the connection aft
     const c = await RawClient.connect(port);
     try {
       await c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-      const r = await within(c.response(), 2000, "reply");
+      const r = await bounded(c.response(), 2000, "reply");
       assert.equal(r?.headers.get("connection"), "close");
-      assert.ok(await within(c.closedByPeer(), 2500, "close"));
+      assert.ok(await bounded(c.closedByPeer(), 2500, "close"));
     } finally {
       c.close();
     }
@@ -435,13 +423,13 @@ Deno.test("error page for an HTTP/1.0 request: HTTP/1.1 status line, text/html, 
     const c = await RawClient.connect(port);
     try {
       await c.send("GET /missing HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-      const r = await within(c.response(), 2000, "404");
+      const r = await bounded(c.response(), 2000, "404");
       assert.equal(r?.version, "HTTP/1.1");
       assert.equal(r?.status, 404);
       assert.equal(r?.reason, "Not Found");
       assert.equal(r?.headers.get("content-type"), "text/html");
       assert.equal(r?.body.length, 152);
-      assert.ok(await within(c.closedByPeer(), 2500, "close"));
+      assert.ok(await bounded(c.closedByPeer(), 2500, "close"));
     } finally {
       c.close();
     }
@@ -493,7 +481,7 @@ Deno.test("simple_preexisting: a client over an already connected bufferevent", 
       const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
       const bev = Bufferevent.socketNew(base, tcp, BEV_OPT_CLOSE_ON_FREE);
       const conn = track(EvhttpConnection.baseBuffereventNew(base, null, bev, "127.0.0.1", port));
-      const o = await within(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET");
+      const o = await bounded(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET");
       assert.equal(o.code, 200);
       assert.equal(o.body, "This is funny");
     });
@@ -510,12 +498,12 @@ Deno.test("connection: keep-alive GET, GET with Connection: close, empty reply (
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
       let closes = 0;
       conn.setCloseCb(() => closes++);
-      const a = await within(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET 1");
+      const a = await bounded(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET 1");
       assert.equal(a.code, 200);
-      const b = await within(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET 2");
+      const b = await bounded(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET 2");
       assert.equal(b.code, 200);
       assert.equal(accepted(), 1, "persistent");
-      const c = await within(
+      const c = await bounded(
         request(
           conn,
           EVHTTP_REQ_GET,
@@ -528,7 +516,7 @@ Deno.test("connection: keep-alive GET, GET with Connection: close, empty reply (
       assert.equal(c.code, 200);
       assert.equal(c.headers.get("connection"), "close");
       assert.equal(closes, 1, "closecb after Connection: close");
-      const d = await within(request(conn, EVHTTP_REQ_GET, "/empty"), 2000, "GET empty");
+      const d = await bounded(request(conn, EVHTTP_REQ_GET, "/empty"), 2000, "GET empty");
       assert.equal(d.code, 200);
       assert.equal(d.headers.get("content-length"), "0");
       assert.ok(d.headers.has("date"));
@@ -549,10 +537,10 @@ Deno.test("close_detection: the server's idle timeout closes; the client's next 
       let resolveClosed!: () => void;
       const closed = new Promise<void>((r) => resolveClosed = r);
       conn.setCloseCb(() => resolveClosed());
-      assert.equal((await within(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET")).code, 200);
-      await within(closed, 2000, "client notices the server's idle close");
+      assert.equal((await bounded(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET")).code, 200);
+      await bounded(closed, 2000, "client notices the server's idle close");
       assert.equal(http.getConnectionCount(), 0);
-      const o = await within(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET again");
+      const o = await bounded(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET again");
       assert.equal(o.code, 200);
       assert.equal(accepted(), 2);
     });
@@ -579,7 +567,7 @@ Deno.test("chunk_out (client): two GETs of a chunked reply on one keep-alive con
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
       for (let k = 0; k < 2; k++) {
-        const o = await within(request(conn, EVHTTP_REQ_GET, "/chunked"), 2000, "GET chunked");
+        const o = await bounded(request(conn, EVHTTP_REQ_GET, "/chunked"), 2000, "GET chunked");
         assert.equal(o.code, 200);
         assert.equal(o.body.length, 39);
         assert.equal(o.body, parts.join(""));
@@ -601,7 +589,7 @@ Deno.test("lingering_close (client): a 3 MB POST over the server's 1.5 MB limit 
   }, async ({ port }) => {
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
-      const o = await within(
+      const o = await bounded(
         request(conn, EVHTTP_REQ_POST, "/test", (r) => {
           r.getOutputBuffer().add(new Uint8Array(3 * 1024 * 1024).fill(0x61));
         }),
@@ -626,7 +614,7 @@ Deno.test("data_length_constraints (client): 100-continue over the limit → 413
   }, async ({ port }) => {
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
-      const over = await within(
+      const over = await bounded(
         request(conn, EVHTTP_REQ_POST, "/", (r) => {
           r.getOutputHeaders().add("Expect", "100-continue");
           r.getOutputBuffer().add("x".repeat(2000));
@@ -635,7 +623,7 @@ Deno.test("data_length_constraints (client): 100-continue over the limit → 413
         "over",
       );
       assert.equal(over.code, 413);
-      const under = await within(
+      const under = await bounded(
         request(conn, EVHTTP_REQ_POST, "/", (r) => {
           r.getOutputHeaders().add("Expect", "100-continue");
           r.getOutputBuffer().add("x".repeat(500));
@@ -645,7 +633,7 @@ Deno.test("data_length_constraints (client): 100-continue over the limit → 413
       );
       assert.equal(under.code, 200);
       assert.equal(under.body, "len 500");
-      const other = await within(
+      const other = await bounded(
         request(conn, EVHTTP_REQ_POST, "/", (r) => {
           r.getOutputHeaders().add("Expect", "101-continue");
           r.getOutputBuffer().add("x".repeat(500));
@@ -669,7 +657,7 @@ Deno.test("timeout_read_client: client read timeout 400 ms vs a 150 ms server de
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
       conn.setTimeout(400);
-      const o = await within(request(conn, EVHTTP_REQ_GET, "/delay"), 2000, "GET");
+      const o = await bounded(request(conn, EVHTTP_REQ_GET, "/delay"), 2000, "GET");
       assert.equal(o.code, 200);
       assert.equal(o.body, "late");
     });
@@ -696,11 +684,11 @@ Deno.test("cancel: in-flight request to a server that does not answer; the conne
         resolveErr();
       });
       conn.makeRequest(req, EVHTTP_REQ_GET, "/delay");
-      await within(inHandler, 2000, "server got the request");
+      await bounded(inHandler, 2000, "server got the request");
       req.cancel();
-      await within(errd, 2000, "error cb");
+      await bounded(errd, 2000, "error cb");
       assert.equal(kind, EVREQ_HTTP_REQUEST_CANCEL);
-      const o = await within(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "next");
+      const o = await bounded(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "next");
       assert.equal(o.code, 200);
       assert.equal(mainCalls, 0);
     });
@@ -724,9 +712,9 @@ Deno.test("get_addr (client): getPeer inside the client closecb gives 127.0.0.1 
         peer = c.getPeer();
         resolveClosed();
       });
-      const o = await within(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET");
+      const o = await bounded(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET");
       assert.equal(o.code, 200);
-      await within(closed, 2000, "closecb");
+      await bounded(closed, 2000, "closecb");
       assert.deepEqual(peer, { address: "127.0.0.1", port });
     });
   });
@@ -739,7 +727,7 @@ Deno.test("connection_fail: a refused connect calls the request cb once with cod
   l.close();
   await withClient(async (base, track) => {
     const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
-    const o = await within(request(conn, EVHTTP_REQ_GET, "/"), 2000, "fail");
+    const o = await bounded(request(conn, EVHTTP_REQ_GET, "/"), 2000, "fail");
     assert.equal(o.code, 0);
     assert.equal(o.calls, 1);
     assert.ok(o.error !== null);
@@ -753,10 +741,10 @@ Deno.test("HEAD via the client: no body read even though the server sends a Cont
   }, async ({ port, accepted }) => {
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
-      const h = await within(request(conn, EVHTTP_REQ_HEAD, "/test"), 2000, "HEAD");
+      const h = await bounded(request(conn, EVHTTP_REQ_HEAD, "/test"), 2000, "HEAD");
       assert.equal(h.code, 200);
       assert.equal(h.body, "");
-      const g = await within(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET");
+      const g = await bounded(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET");
       assert.equal(g.body, "This is funny");
       assert.equal(accepted(), 1);
     });
@@ -792,7 +780,7 @@ Deno.test("unix_socket_preexist: server on a UNIX socket, client over a connecte
     const bev = Bufferevent.socketNew(base, uc, BEV_OPT_CLOSE_ON_FREE);
     const conn = EvhttpConnection.baseBuffereventNew(base, null, bev, "localhost", 80);
     try {
-      const o = await within(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET over unix");
+      const o = await bounded(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET over unix");
       assert.equal(o.code, 200);
       assert.equal(o.body, "unix ok");
     } finally {
@@ -825,7 +813,7 @@ Deno.test("unix_socket: a bufferevent factory that connects to a UNIX path", asy
       80,
     );
     try {
-      const o = await within(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET over unix");
+      const o = await bounded(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "GET over unix");
       assert.equal(o.code, 200, String(o.error?.message));
       assert.equal(o.body, "unix ok");
     } finally {
@@ -857,14 +845,14 @@ Deno.test("close_detection_delay: client times out on a slow handler, reconnects
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
       conn.setTimeout(100);
-      const t = await within(request(conn, EVHTTP_REQ_GET, "/largedelay"), 2000, "timeout");
+      const t = await bounded(request(conn, EVHTTP_REQ_GET, "/largedelay"), 2000, "timeout");
       assert.equal(t.code, 0);
       assert.equal(t.kind, EVREQ_HTTP_TIMEOUT);
       assert.equal(t.calls, 1);
-      const o = await within(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "next");
+      const o = await bounded(request(conn, EVHTTP_REQ_GET, "/test"), 2000, "next");
       assert.equal(o.code, 200);
       assert.equal(accepted(), 2);
-      await within(replied, 2000, "late reply");
+      await bounded(replied, 2000, "late reply");
       const deadline = Date.now() + 1500;
       while (http.getConnectionCount() > 1 && Date.now() < deadline) await later(base, 10);
       // One connection left at most: the client's idle keep-alive one.
@@ -896,7 +884,7 @@ Deno.test("stream_in: the client's chunked cb gets the body; the final cb sees a
       for (const [uri, want] of [["/chunked", parts.join("")], ["/test", "This is funny"]]) {
         let got = "";
         let finalLen = -1;
-        await within(
+        await bounded(
           new Promise<void>((resolve) => {
             const req = new EvhttpRequest((r) => {
               finalLen = r.getInputBuffer().length;
@@ -953,7 +941,7 @@ Deno.test("terminate_chunked_oneshot: client closes after one chunk; the idle st
       let seen = "";
       const buf = new Uint8Array(4096);
       while (!seen.includes("only one chunk")) {
-        const n = await within(c.conn.read(buf), 2000, "first chunk");
+        const n = await bounded(c.conn.read(buf), 2000, "first chunk");
         if (n === null) break;
         seen += dec.decode(buf.subarray(0, n));
       }
@@ -961,7 +949,7 @@ Deno.test("terminate_chunked_oneshot: client closes after one chunk; the idle st
     } finally {
       c.close();
     }
-    await within(closed, 1500, "server closecb after the client closed");
+    await bounded(closed, 1500, "server closecb after the client closed");
     assert.equal((held! as EvhttpRequest).getConnection(), null);
     assert.equal(errs, 1);
   });
@@ -996,7 +984,7 @@ Deno.test("Control: a half-closed client keeps a live stream past the read timeo
       let seen = "";
       const buf = new Uint8Array(4096);
       for (;;) {
-        const n = await within(c.conn.read(buf), 2000, "stream");
+        const n = await bounded(c.conn.read(buf), 2000, "stream");
         if (n === null) break;
         seen += dec.decode(buf.subarray(0, n));
         if (seen.endsWith("0\r\n\r\n")) break;
@@ -1040,7 +1028,7 @@ Deno.test("ws: a 101 Switching Protocols keeps Connection: Upgrade and ends HTTP
         "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
           "Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nSec-WebSocket-Version: 13\r\n\r\n",
       );
-      const r = await within(c.response(), 2000, "101");
+      const r = await bounded(c.response(), 2000, "101");
       assert.equal(r?.status, 101);
       assert.equal(r?.headers.get("sec-websocket-accept"), "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
       assert.match(r?.headers.get("connection") ?? "(none)", /upgrade/i);
@@ -1085,7 +1073,7 @@ Deno.test("cancel_by_host: cancel while the host name is being resolved; then a 
           const req = new EvhttpRequest(() => mainCalls++);
           req.setErrorCb((k) => kind = k);
           conn.makeRequest(req, EVHTTP_REQ_GET, "/test");
-          assert.ok(await within(gotQuery, 2000, "DNS query sent"));
+          assert.ok(await bounded(gotQuery, 2000, "DNS query sent"));
           req.cancel();
           assert.equal(kind, EVREQ_HTTP_REQUEST_CANCEL);
           assert.equal(mainCalls, 0);
@@ -1093,7 +1081,7 @@ Deno.test("cancel_by_host: cancel while the host name is being resolved; then a 
           // The same host name cannot resolve here; a new connection to the address works.
           const conn2 = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
           assert.equal(
-            (await within(request(conn2, EVHTTP_REQ_GET, "/test"), 2000, "GET")).code,
+            (await bounded(request(conn2, EVHTTP_REQ_GET, "/test"), 2000, "GET")).code,
             200,
           );
           conn.free();
