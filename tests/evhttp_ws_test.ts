@@ -15,6 +15,7 @@ import { EventBase } from "../reactor/mod.ts";
 import { readAheadStall } from "../bufferevent/_socket.ts";
 import { wsFlow } from "../evhttp/ws.ts";
 import { bounded } from "./_helpers.ts";
+import { testPki } from "./_tls.ts";
 import { RawClient, withServer } from "./_evhttp_helpers.ts";
 import { closeCode, frame, FrameReader, HANDSHAKE } from "./_ws_helpers.ts";
 
@@ -443,3 +444,45 @@ async function pingFlood(): Promise<void> {
   assert.ok(maxOut < 256 * 1024 + 128 * 1024, `output peaked at ${maxOut} bytes`);
   assert.ok(readsWhilePaused > 0);
 }
+
+Deno.test("wss: evwsNewSession on an HTTPS server, with evwsConnect trusting the test CA", async () => {
+  const pki = await testPki();
+  if (pki === null) {
+    console.log("skipped: needs openssl (apt-get install openssl)");
+    return;
+  }
+  const base = new EventBase();
+  const http = new Evhttp(base);
+  http.setCb("/ws", (req) => {
+    evwsNewSession(req, (evws, _type, data) => evws.sendText("tls:" + dec.decode(data)));
+  });
+  const port = (http.bindSocketTls("127.0.0.1", 0, { cert: pki.cert, key: pki.key })
+    .addr as Deno.NetAddr).port;
+  const got: string[] = [];
+  let code = 0;
+  const ws = evwsConnect(
+    base,
+    null,
+    `wss://localhost:${port}/ws`,
+    (evws, _t, data) => {
+      got.push(dec.decode(data));
+      if (got.length === 2) evws.close(1000);
+    },
+    undefined,
+    { caCerts: [pki.caCert] },
+  );
+  ws.sendText("one");
+  ws.sendText("x".repeat(100_000));
+  ws.setCloseCb((e) => {
+    code = e.getCloseCode();
+    http.free();
+  });
+  try {
+    await bounded(base.dispatch(), 5000, "dispatch");
+  } finally {
+    http.free();
+    base.free();
+  }
+  assert.deepEqual([got[0], got[1]?.length], ["tls:one", 100_004]);
+  assert.equal(code, 1000);
+});
