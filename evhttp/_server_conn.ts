@@ -915,11 +915,14 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     this._base._deactivate(this.#entry);
     this.#want = 0;
     this.#chunkCbs = [];
-    this.#completes = null;
     bev.setcb(null, null, null);
     bev.disable(EV_READ);
     bev.setTimeouts(0, this._writeTimeout);
     this.#readPaused = false;
+    // Earlier pipelined replies still draining: their on-complete callbacks cannot wait for a
+    // write callback that now belongs to the other protocol; they run now rather than never.
+    this.#runCompletes();
+    if (this.state !== S_UPGRADED) return;
     const done = req._onComplete;
     if (done !== null) {
       // No HTTP exchange is left to wait for: the head goes out with what follows it.

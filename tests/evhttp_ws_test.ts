@@ -486,3 +486,34 @@ Deno.test("wss: evwsNewSession on an HTTPS server, with evwsConnect trusting the
   assert.deepEqual([got[0], got[1]?.length], ["tls:one", 100_004]);
   assert.equal(code, 1000);
 });
+
+Deno.test("ws: an upgrade pipelined behind a plain request: both answered in order, nothing lost", async () => {
+  let completed = 0;
+  await withServer((http) => {
+    http.setCb("/a", (req) => {
+      req.setOnCompleteCb(() => completed++);
+      req.sendReply(200, null, "plain");
+    });
+    http.setCb("/ws", (req) => {
+      evwsNewSession(req, (evws, _t, data) => evws.sendText("ws:" + dec.decode(data)));
+    });
+  }, async ({ port }) => {
+    const c = await RawClient.connect(port);
+    const r = new FrameReader(c.conn);
+    try {
+      await c.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n" + HANDSHAKE);
+      const first = await r.head();
+      assert.match(first, /^HTTP\/1\.1 200 /);
+      assert.match(first, /Content-Length: 5\r\n/);
+      // The body "plain" precedes the 101 head.
+      const rest = await r.head();
+      assert.match(rest, /^plainHTTP\/1\.1 101 /);
+      await c.send(frame(1, "after"));
+      const f = await r.frame();
+      assert.equal(dec.decode(f?.payload), "ws:after");
+      assert.equal(completed, 1);
+    } finally {
+      c.close();
+    }
+  });
+});
