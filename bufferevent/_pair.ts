@@ -8,7 +8,7 @@
 
 import { ActiveEntry } from "../reactor/_active.ts";
 import { EV_READ, EV_WRITE } from "../reactor/constants.ts";
-import type { BevBackend } from "./_backend.ts";
+import { type BevBackend, SUSPEND_RATE } from "./_backend.ts";
 import type { Bufferevent } from "./bufferevent.ts";
 import {
   BEV_EVENT_EOF,
@@ -144,6 +144,21 @@ export class PairBackend implements BevBackend {
     let n = out.length;
     const high = p.bev._wmReadHigh;
     if (!ignoreWatermarks && high > 0) n = Math.min(n, Math.max(0, high - dst.length));
+    if (!ignoreWatermarks) {
+      // Rate limits cap a hand-over as they cap a socket's read or write (a large write would
+      // otherwise overdraw the bucket and stall for many ticks); an empty bucket suspends that
+      // side, and its refill resumes the transfer.
+      const w = Math.floor(this.bev._rateAllowance(true));
+      if (w >= 0 && w < n) {
+        n = w;
+        if (w === 0) this.bev._suspendWrite(SUSPEND_RATE);
+      }
+      const r = Math.floor(p.bev._rateAllowance(false));
+      if (r >= 0 && r < n) {
+        n = r;
+        if (r === 0) p.bev._suspendRead(SUSPEND_RATE);
+      }
+    }
     if (n === 0) return 0;
     out._removeBufferInternal(dst, n);
     p.bev._readDone(n);

@@ -777,6 +777,11 @@ export class Bufferevent {
     return lim < 0 || single < lim ? single : lim;
   }
 
+  /** What the rate limits allow the next read and write (-1: unlimited), for pairs. @ignore */
+  _rateAllowance(write: boolean): number {
+    return write ? this.#rateWriteAllowance() : this.#rateReadAllowance();
+  }
+
   /** What the rate limits (own bucket and group) allow the next write (-1: unlimited). */
   #rateWriteAllowance(): number {
     let lim = -1;

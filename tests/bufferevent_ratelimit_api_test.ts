@@ -2,7 +2,7 @@
 // per-operation caps, a group's configuration, minimum share and byte totals.
 import assert from "node:assert/strict";
 import {
-  type Bufferevent,
+  Bufferevent,
   BuffereventRateLimitGroup,
   EV_RATE_LIMIT_MAX,
   evTokenBucketCfgNew,
@@ -310,4 +310,44 @@ Deno.test("a read posted before setRateLimit is charged at most what the limit a
     assert.ok(got > 100, `the posted read brought ${got} bytes`);
     assert.equal(s.bev.getReadLimit(), 0);
   });
+});
+
+// A pair's hand-over is capped by the rate limits like a socket's write: the bucket empties but
+// never goes deep into debt, and the refill carries the rest.
+Deno.test("pair: a rate-limited writer hands over at most its tokens; refills carry the rest", async () => {
+  const base = new EventBase();
+  const [a, b] = Bufferevent.pairNew(base, 0);
+  try {
+    a.setRateLimit(evTokenBucketCfgNew(0, 0, 1000, 1000, 100));
+    let got = 0;
+    const levels: number[] = [];
+    const t0 = performance.now();
+    let doneAt = 0;
+    b.setcb(
+      (bev) => {
+        got += bev.getInput().length;
+        bev.getInput().drain(bev.getInput().length);
+        levels.push(a.getWriteLimit());
+        if (got >= 3000) {
+          doneAt = performance.now() - t0;
+          base.loopbreak();
+        }
+      },
+      null,
+      null,
+    );
+    b.enable(EV_READ);
+    a.write(new Uint8Array(3000));
+    // The first 1000 bytes moved inside write(); the bucket is empty, not overdrawn.
+    assert.equal(b.getInput().length, 1000);
+    assert.equal(a.getWriteLimit(), 0);
+    await bounded(base.dispatch(), 5000, "dispatch");
+    assert.equal(got, 3000);
+    assert.ok(levels.every((l) => l >= 0), `levels ${levels.join(",")}`);
+    assert.ok(doneAt >= 150, `3000 bytes at 1000 per 100 ms took ${doneAt.toFixed(0)} ms`);
+  } finally {
+    a.free();
+    b.free();
+    base.free();
+  }
 });
