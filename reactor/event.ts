@@ -295,6 +295,8 @@ export class Event extends ActiveEntry {
     if ((this.events & EV_SIGNAL) !== 0) {
       let n = this._ncalls;
       this._ncalls = 0;
+      // A timeout is one call (libevent activates it with ncalls 1: `signal_timeout`).
+      if (n === 0 && (res & EV_TIMEOUT) !== 0) n = 1;
       // libevent runs the callback ncalls times; a loopbreak, or a del()/free() from one of
       // the calls, ends the series (a series on an event that was never added runs whole).
       const dels = this.#dels;

@@ -425,7 +425,10 @@ export class Socket {
       for (let i = 0; i < evs.length; i++) {
         const ev = evs[i]!;
         const r = ev.events & mask & IO;
-        if (r !== 0 && (edges || (ev.events & EV_ET) === 0)) base._activate(ev, r);
+        // An edge-triggered event reports EV_ET with what fired, as libevent does.
+        if (r !== 0 && (edges || (ev.events & EV_ET) === 0)) {
+          base._activate(ev, r | (ev.events & EV_ET));
+        }
       }
     }
     if ((mask & EV_WRITE) !== 0) {
@@ -433,7 +436,10 @@ export class Socket {
       for (let i = 0; i < evs.length; i++) {
         const ev = evs[i]!;
         const r = ev.events & mask & IO;
-        if (r !== 0 && (edges || (ev.events & EV_ET) === 0)) base._activate(ev, r);
+        // An edge-triggered event reports EV_ET with what fired, as libevent does.
+        if (r !== 0 && (edges || (ev.events & EV_ET) === 0)) {
+          base._activate(ev, r | (ev.events & EV_ET));
+        }
       }
     }
   }
