@@ -10,6 +10,7 @@ import { EvError } from "../reactor/errors.ts";
 import { EVHTTP_REQ_CONNECT, EVHTTP_URI_NONCONFORMANT } from "./constants.ts";
 import type { EvhttpConnection } from "./connection.ts";
 import { Evkeyvalq } from "./keyvalq.ts";
+import { isValidStatus } from "./status.ts";
 import { EvhttpUri } from "./uri.ts";
 
 /** A request callback: `(req, arg)`. */
@@ -288,6 +289,7 @@ export class EvhttpRequest {
    * 204 and 304 responses never carry a body. A no-op once the client went away.
    */
   sendReply(code: number, reason: string | null, body?: ReplyBody): void {
+    checkStatus(code);
     if (!this.#canReply("sendReply")) return;
     this._owner!._sendReply(this, code, reason, body);
   }
@@ -297,6 +299,7 @@ export class EvhttpRequest {
    * standard reason phrase; `reason` (HTML, not escaped) goes into the page body only.
    */
   sendError(code: number, reason?: string): void {
+    checkStatus(code);
     if (!this.#canReply("sendError")) return;
     this._owner!._sendError(this, code, reason);
   }
@@ -306,6 +309,7 @@ export class EvhttpRequest {
    * headers the body is chunked on HTTP/1.1 and delimited by closing the connection on 1.0.
    */
   sendReplyStart(code: number, reason: string | null): void {
+    checkStatus(code);
     if (!this.#canReply("sendReplyStart")) return;
     this._owner!._replyStart(this, code, reason);
   }
@@ -491,3 +495,8 @@ export const REPLY_NOT_STARTED = NOT_STARTED;
 export const REPLY_STREAMING = STREAMING;
 /** @ignore */
 export const REPLY_DONE = DONE;
+
+/** A status to send must be a three-digit code in 100–599 (RFC 9110 §15); anything else is misuse. */
+function checkStatus(code: number): void {
+  if (!isValidStatus(code)) throw new RangeError(`invalid HTTP status code ${code}`);
+}

@@ -1116,3 +1116,30 @@ Deno.test("multi_line_header: obs-fold continuation lines in a request", async (
     assert.equal(called, false);
   });
 });
+
+Deno.test("an out-of-range status code is refused with RangeError and the request can still be answered", async () => {
+  const refused: string[] = [];
+  await withServer((http) => {
+    http.setCb("/s", (req) => {
+      for (const code of [0, 99, 600, 1000, 200.5, NaN]) {
+        for (const f of [() => req.sendReply(code, null), () => req.sendReplyStart(code, null)]) {
+          try {
+            f();
+          } catch (e) {
+            if (e instanceof RangeError) refused.push(String(code));
+          }
+        }
+        try {
+          req.sendError(code);
+        } catch (e) {
+          if (e instanceof RangeError) refused.push(String(code));
+        }
+      }
+      req.sendReply(299, null, "fine");
+    });
+  }, async ({ port }) => {
+    const r = await exchange(port, "GET /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert.equal(r?.status, 299);
+    assert.equal(refused.length, 18);
+  });
+});
