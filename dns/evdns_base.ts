@@ -104,9 +104,10 @@ import {
 
 /**
  * Callback of the `resolve*` methods: `result` is a `DNS_ERR_*` code, `type` is `DNS_IPv4_A`,
- * `DNS_IPv6_AAAA`, `DNS_PTR` (or `DNS_CNAME` for the extra `DNS_CNAME_CALLBACK` call), `ttl` the
- * smallest TTL of the answer in seconds (for negative answers the SOA's, RFC 2308), and
- * `addresses` the addresses (or the PTR name) as text.
+ * `DNS_IPv6_AAAA` or `DNS_PTR` on success and 0 on failure (as in libevent), `ttl` the smallest
+ * TTL of the answer in seconds (for negative answers the SOA's, RFC 2308), and `addresses` the
+ * addresses (or the PTR name) as text. With `DNS_CNAME_CALLBACK`, a successful answer that
+ * carried a CNAME is followed by a second call with type `DNS_CNAME` and the CNAME's target.
  */
 export type ResolveCb = (
   result: number,
@@ -169,7 +170,10 @@ export interface Addrinfo {
   address: string;
   /** Port from the service. */
   port: number;
-  /** Canonical name, on the first result when `EVUTIL_AI_CANONNAME` was asked. */
+  /**
+   * Canonical name (the CNAME target), on the first result when `EVUTIL_AI_CANONNAME` was asked;
+   * unset when the answer carried no CNAME, as in libevent.
+   */
   canonname?: string;
 }
 
@@ -346,14 +350,16 @@ export class EvdnsRequest extends ActiveEntry {
       ? DNS_PTR
       : this._type;
     const addrs = this._addrs;
+    const ok = this._result === DNS_ERR_NONE;
     try {
-      if (
-        (this._flags & DNS_CNAME_CALLBACK) !== 0 && this._cname !== null &&
-        this._result === DNS_ERR_NONE
-      ) {
+      // libevent's reply_run_callback reports failures as (err, 0, 0, ttl, NULL): ported code
+      // tells success from failure by the type as well as the result.
+      cb(this._result, ok ? rtype : 0, addrs.length, this._ttl, addrs, this._arg);
+      // After the address callback, as in libevent: ported callbacks that keep the last call
+      // (libevent's `test search`) expect the DNS_CNAME one there.
+      if (ok && (this._flags & DNS_CNAME_CALLBACK) !== 0 && this._cname !== null) {
         cb(DNS_ERR_NONE, DNS_CNAME, 1, this._ttl, [this._cname], this._arg);
       }
-      cb(this._result, rtype, addrs.length, this._ttl, addrs, this._arg);
     } catch (e) {
       this._dns._base._reportError(e);
     }
@@ -397,6 +403,7 @@ interface GaiCacheEntry {
   v4Exp: number;
   v6: string[] | null;
   v6Exp: number;
+  /** The answer's CNAME target; null when it had none (CANONNAME then leaves canonname unset). */
   canon: string | null;
   /** Built result arrays per hints/port combination. */
   built: Map<number, Addrinfo[]>;
@@ -1109,16 +1116,7 @@ export class EvdnsBase {
     if (ns !== null) {
       if (!req._asked.includes(ns)) req._asked.push(ns);
       if (req._tcp) {
-        let chan = ns.tcp;
-        if (chan === null || chan.closed) {
-          chan = ns.tcp = new TcpChannel(this._base, this, ns.addr, this.#opts.tcpIdleMs);
-        }
-        if (req._chan !== chan) {
-          req._chan?.release();
-          req._chan = chan;
-          chan.users++;
-        }
-        chan.send(req._packet!);
+        this.#sendTcp(req, ns);
       } else {
         // A retransmission goes out on the socket the query already used (libevent resends the
         // same packet the same way), so a late answer to an earlier copy is still accepted;
@@ -1139,6 +1137,33 @@ export class EvdnsBase {
     let t = req._timer;
     if (t === null) t = req._timer = new InternalTimer(this._base, () => this.#onTimeout(req));
     t.arm(this.#opts.timeoutMs);
+  }
+
+  /** Writes the request's packet on `ns`'s TCP connection, opening one when it has none. */
+  #sendTcp(req: EvdnsRequest, ns: Nameserver): void {
+    let chan = ns.tcp;
+    if (chan === null || chan.closed) {
+      chan = ns.tcp = new TcpChannel(this._base, this, ns.addr, this.#opts.tcpIdleMs);
+    }
+    if (req._chan !== chan) {
+      req._chan?.release();
+      req._chan = chan;
+      chan.users++;
+    }
+    chan.send(req._packet!);
+  }
+
+  /**
+   * A TCP query timed out: its connection is presumed stuck (accepted but no longer served), so
+   * it is closed and every other query on it is re-sent on a fresh one, as libevent's timeout
+   * callback does. The others keep their own deadlines and attempt counts: a query sent a moment
+   * ago is not charged (or failed) for a stall it did not wait out.
+   */
+  #resetTcp(req: EvdnsRequest, chan: TcpChannel): void {
+    chan.close();
+    for (const r of this.#inflight.values()) {
+      if (r !== req && r._chan === chan && r._server !== null) this.#sendTcp(r, r._server);
+    }
   }
 
   /** Whether queries to `addr` go out from the `bind-to` address. */
@@ -1224,6 +1249,8 @@ export class EvdnsBase {
       return;
     }
     if (ns !== null && ++ns.timeouts >= this.#opts.maxTimeouts) this.#markDown(ns);
+    const chan = req._chan;
+    if (req._tcp && chan !== null && !chan.closed) this.#resetTcp(req, chan);
     if (req._tx >= this.#opts.attempts) {
       if (ns !== null) this.#markDown(ns);
       this.#endTransmission(req);
@@ -1445,6 +1472,9 @@ export class EvdnsBase {
         const other = this.#servers.some((s) => s !== ns && s.up);
         if (req._reissues < 1 && other) {
           req._reissues++;
+          // The new server gets the full attempts budget (libevent's request_reissue), so one
+          // lost datagram there does not end the lookup.
+          req._tx = 0;
           this.#transmit(req, null);
           return;
         }
@@ -1657,7 +1687,6 @@ export class EvdnsBase {
     if (want4 && (ce.v4 === null || ce.v4Exp <= now)) return null;
     if (want6 && (ce.v6 === null || ce.v6Exp <= now)) return null;
     const canon = (h.flags & EVUTIL_AI_CANONNAME) !== 0;
-    if (canon && ce.canon === null) return null;
     const v4 = want4 ? ce.v4! : NO_ADDRS;
     const v6 = want6 ? ce.v6! : NO_ADDRS;
     if (v4.length + v6.length === 0) return null;
@@ -1679,8 +1708,10 @@ export class EvdnsBase {
       return;
     }
     if (g._pending > 0) {
-      // First answer in: give the other family `getaddrinfo-allow-skew` to arrive.
-      if (g._skew === null) {
+      // First answer in: give the other family `getaddrinfo-allow-skew` to arrive. Not after a
+      // timeout (libevent's evdns_getaddrinfo_gotresolve): the other query may have waited in
+      // the queue behind the timed-out one and deserves its own full timeout.
+      if (g._skew === null && r._result !== DNS_ERR_TIMEOUT) {
         g._skew = new InternalTimer(this._base, () => this.#gaiSkewExpired(g));
         g._skew.arm(this.#opts.allowSkewMs);
       }
@@ -1720,15 +1751,16 @@ export class EvdnsBase {
       return;
     }
     const h = g._hints;
+    // Only a received CNAME names the host canonically (libevent's add_cname_to_reply); the node
+    // name is not substituted.
     const cname = v4r?._cname ?? v6r?._cname ?? null;
-    const canonName = cname ?? g._node;
-    if (this.#cacheOn && !this.#freed) this.#gaiStore(g, v4r, v6r, canonName);
+    if (this.#cacheOn && !this.#freed) this.#gaiStore(g, v4r, v6r, cname);
     const res = buildAddrinfo(
       v4,
       v6,
       g._port,
       h,
-      (h.flags & EVUTIL_AI_CANONNAME) !== 0 ? canonName : null,
+      (h.flags & EVUTIL_AI_CANONNAME) !== 0 ? cname : null,
     );
     this.#gaiDeliver(g, 0, res);
   }
@@ -1737,7 +1769,7 @@ export class EvdnsBase {
     g: EvdnsGetaddrinfoRequest,
     v4r: EvdnsRequest | null,
     v6r: EvdnsRequest | null,
-    canon: string,
+    canon: string | null,
   ): void {
     let lower = g._node.toLowerCase();
     if (lower.endsWith(".")) lower = lower.slice(0, -1);
@@ -1849,7 +1881,13 @@ function extractAnswer(
         next = rr;
       }
     }
-    if (found || next === null) break;
+    if (found) {
+      // A CNAME beside the addresses at the query name is still reported (libevent remembers
+      // it): DNS_CNAME_CALLBACK and getaddrinfo's canonname use it. It is not followed.
+      if (hop === 0 && next !== null && typeof next.data === "string") cname = next.data;
+      break;
+    }
+    if (next === null) break;
     rrs.push(next);
     if (next.ttl < ttl) ttl = next.ttl;
     cname = next.data as string;
