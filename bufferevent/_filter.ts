@@ -45,6 +45,12 @@ export class FilterBackend implements BevBackend {
   #outFilter: BuffereventFilter;
   #ctx: unknown;
   #gotEof = false;
+  /**
+   * #processOutput is running: output the filter itself adds (writing to its own bufferevent)
+   * is left to that run's loop rather than nesting a second run inside the filter (libevent
+   * turns the outbuf callback off while filtering).
+   */
+  #processingOutput = false;
   #pullEntry: PullEntry;
 
   constructor(
@@ -72,8 +78,11 @@ export class FilterBackend implements BevBackend {
       () => this.#underWrite(),
       (_b, what) => this.#underEvent(what),
     );
-    under.enable(EV_READ | EV_WRITE);
+    under._above = bev;
+    // Suspended before enabling: a socket would otherwise post a read at once, which cannot be
+    // taken back and would hold the loop while our own reading is off.
     this.#syncUnderRead();
+    under.enable(EV_READ | EV_WRITE);
   }
 
   getConn(): Deno.Conn | null {
@@ -116,7 +125,7 @@ export class FilterBackend implements BevBackend {
   }
 
   outputAdded(): void {
-    if (this.bev._inCb === 0) this.#processOutput(BEV_NORMAL);
+    if (this.bev._inCb === 0 && !this.#processingOutput) this.#processOutput(BEV_NORMAL);
   }
 
   afterCallback(): void {
@@ -139,6 +148,7 @@ export class FilterBackend implements BevBackend {
   free(): void {
     this.bev._base._deactivate(this.#pullEntry);
     this.under._unsuspendRead(SUSPEND_FILTER);
+    this.under._above = null;
     this.bev._output._setAddHook(null);
     if (this.bev._closeOnFree()) this.under.free();
     else this.under.setcb(null, null, null);
@@ -217,6 +227,24 @@ export class FilterBackend implements BevBackend {
     const src = bev._output;
     const dst = this.under._output;
     if (src.length === 0 && mode === BEV_NORMAL) return false;
+    if (this.#processingOutput) return false;
+    this.#processingOutput = true;
+    let processed: boolean;
+    try {
+      processed = this.#runOutputFilter(mode, src, dst);
+    } finally {
+      this.#processingOutput = false;
+    }
+    // Our output is empty once moved down, yet the bytes are not sent: the write timeout runs
+    // while they wait below (libevent's filter keeps its own write timeout running).
+    if (processed && !bev._freed && (dst.length > 0 || this.under._isPendingBelow())) {
+      bev._setPendingBelow(true);
+    }
+    return processed;
+  }
+
+  #runOutputFilter(mode: number, src: Evbuffer, dst: Evbuffer): boolean {
+    const bev = this.bev;
     // Progress is judged by the filter's answer, as libevent's processed_out: what it adds to
     // `dst` may already have left it (a pair under the filter hands it on at once).
     let processed = false;

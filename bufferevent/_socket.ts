@@ -10,7 +10,7 @@
 import { ActiveEntry } from "../reactor/_active.ts";
 import { DirectIo } from "../reactor/_fast_io.ts";
 import { InternalTimer } from "../reactor/_internal_timer.ts";
-import { EV_WRITE } from "../reactor/constants.ts";
+import { EV_READ, EV_WRITE } from "../reactor/constants.ts";
 import { type BevBackend, SUSPEND_RATE } from "./_backend.ts";
 import { BlockPool, defaultPool, type PooledBlock } from "./_pool.ts";
 import type { Bufferevent, GetaddrinfoResolver, ResolvedAddr } from "./bufferevent.ts";
@@ -102,6 +102,11 @@ export class SocketBackend implements BevBackend {
   #writing = false;
   #connecting = false;
   #eof = false;
+  /**
+   * The end of the stream (or a read error, left in #readErr) came while EV_READ was off: it is
+   * reported once reading is on again, as libevent, reading nothing meanwhile, would see it.
+   */
+  #endHeld = false;
   #closed = false;
   #finishing = false;
   #shutdown = false;
@@ -268,7 +273,11 @@ export class SocketBackend implements BevBackend {
 
   busy(): boolean {
     if (this.#closed) return false;
-    if (this.#connecting || this.#writing || this.#reading) return true;
+    // A read still in flight is not counted: posted before reading was turned off, it cannot be
+    // taken back, and libevent (whose read event is deleted) would not hold the loop for it.
+    // Its bytes or end wait unannounced; the base unrefs it with the other resources once the
+    // loop has stopped, and refs it again when the loop runs.
+    if (this.#connecting || this.#writing) return true;
     if (this.conn === null) return false;
     return (this.bev._readActive() && !this.#eof) ||
       (this.bev._output.length > 0 && this.bev._writeActive());
@@ -276,6 +285,10 @@ export class SocketBackend implements BevBackend {
 
   kick(): void {
     if (this.conn === null || this.#closed) return;
+    if (this.#endHeld && this.bev._readActive()) {
+      this.#endHeld = false;
+      this.#queue(ST_READ);
+    }
     this.#startRead();
     if (this.bev._inCb === 0 && this.bev._output.length > 0 && !this.#writing) {
       this.#queue(ST_WRITE_START);
@@ -525,19 +538,25 @@ export class SocketBackend implements BevBackend {
   #readCompleted(): void {
     const bev = this.bev;
     const err = this.#readErr;
-    if (err !== null) {
-      this.#readErr = null;
-      if (this.#closed) return;
-      if (isCancellation(err) && this.#shutdown) return;
-      this.#eof = true;
-      bev._fail(BEV_EVENT_READING | BEV_EVENT_ERROR, err);
-      return;
-    }
     const n = this.#readResult;
-    if (n === null) {
+    if (err !== null || n === null) {
+      if (this.#closed || (err !== null && isCancellation(err) && this.#shutdown)) {
+        this.#readErr = null;
+        return;
+      }
       this.#eof = true;
-      bev._disableFor(BEV_EVENT_READING);
-      bev._runEventcb(BEV_EVENT_READING | BEV_EVENT_EOF);
+      // libevent reads nothing while EV_READ is off, so it sees the end only once reading is
+      // on again: kick() reports it then, after the bytes held back have been announced.
+      if ((bev._enabled & EV_READ) === 0) {
+        this.#endHeld = true;
+        return;
+      }
+      this.#readErr = null;
+      if (err !== null) bev._fail(BEV_EVENT_READING | BEV_EVENT_ERROR, err);
+      else {
+        bev._disableFor(BEV_EVENT_READING);
+        bev._runEventcb(BEV_EVENT_READING | BEV_EVENT_EOF);
+      }
       return;
     }
     const block = this.#block!;

@@ -223,6 +223,10 @@ export class Bufferevent {
   #maxSingleWrite = 0;
   #group: BuffereventRateLimitGroup | null = null;
   #held = false;
+  /** A filter's bytes wait in the output of the bufferevent under it (see `_setPendingBelow`). */
+  #pendingBelow = false;
+  /** The filter stacked on this bufferevent, told about our writes for its write timeout. @ignore */
+  _above: Bufferevent | null = null;
 
   /** Use the static constructors (`socketNew`, `pairNew`, `filterNew`, `tlsNew`). @ignore */
   constructor(base: EventBase, options: number) {
@@ -830,6 +834,8 @@ export class Bufferevent {
     }
     if (this._output.length === 0) this.#writeTimer?.disarm();
     else this.#writeTimer?.touch();
+    const above = this._above;
+    if (above !== null) above._lowerWrote(this._output.length === 0);
     if ((this._enabled & EV_WRITE) === 0) {
       // A write in flight when EV_WRITE went off (a write timeout): announced once it is on.
       this.#unannouncedWrite = true;
@@ -1003,13 +1009,36 @@ export class Bufferevent {
     }
   }
 
+  /**
+   * A filter moved its output down and bytes wait below (`pending`), or they are gone: for the
+   * write timeout, what waits below counts as output still pending. @ignore
+   */
+  _setPendingBelow(pending: boolean): void {
+    this.#pendingBelow = pending;
+    if (pending) this._armWriteTimer();
+    else if (this._output.length === 0) this.#writeTimer?.disarm();
+  }
+
+  /** Whether this filter's bytes wait below it. @ignore */
+  _isPendingBelow(): boolean {
+    return this.#pendingBelow;
+  }
+
+  /** The bufferevent under this filter wrote: progress for our write timeout too. @ignore */
+  _lowerWrote(drained: boolean): void {
+    if (drained) this._setPendingBelow(false);
+    else this.#writeTimer?.touch();
+    // A filter stacked on this one waits on the same bytes.
+    const above = this._above;
+    if (above !== null) above._lowerWrote(drained && this._output.length === 0);
+  }
+
   /** (Re)arms the write timeout if writing is enabled and output is pending. @ignore */
   _armWriteTimer(): void {
     if (this.#writeTimeout === 0 || (this._enabled & EV_WRITE) === 0) return;
     const connecting = (this._writeSuspended & SUSPEND_CONNECTING) !== 0;
-    if (!connecting && (this._output.length === 0 || (this._writeSuspended & SUSPEND_RATE) !== 0)) {
-      return;
-    }
+    const idle = this._output.length === 0 && !this.#pendingBelow;
+    if (!connecting && (idle || (this._writeSuspended & SUSPEND_RATE) !== 0)) return;
     if (this.#writeTimer === null) {
       this.#writeTimer = new InternalTimer(this._base, () => this.#timedOut(BEV_EVENT_WRITING));
     }

@@ -80,7 +80,8 @@ export class EvConnListener {
 
   /**
    * Binds `addr` (TCP, or Unix with `{ transport: "unix", path }`) and listens. Binding a port in
-   * use throws an `EvError` whose `cause` is `Deno.errors.AddrInUse`.
+   * use throws an `EvError` whose `cause` is `Deno.errors.AddrInUse`. `LEV_OPT_REUSEABLE_PORT` on
+   * a Unix address throws a `TypeError`.
    */
   static newBind(
     base: EventBase,
@@ -90,6 +91,11 @@ export class EvConnListener {
     backlog: number,
     addr: Deno.ListenOptions | Deno.UnixListenOptions,
   ): EvConnListener {
+    // SO_REUSEPORT means nothing for AF_UNIX; libevent fails to create such a listener rather
+    // than let two processes believe they share one path.
+    if ("path" in addr && (flags & LEV_OPT_REUSEABLE_PORT) !== 0) {
+      throw new TypeError("LEV_OPT_REUSEABLE_PORT is not supported on Unix sockets");
+    }
     let l: Deno.Listener;
     try {
       if ("path" in addr) {
