@@ -148,12 +148,12 @@ export class PairBackend implements BevBackend {
       // Rate limits cap a hand-over as they cap a socket's read or write (a large write would
       // otherwise overdraw the bucket and stall for many ticks); an empty bucket suspends that
       // side, and its refill resumes the transfer.
-      const w = Math.floor(this.bev._rateAllowance(true));
+      const w = this.bev._rateAllowance(true);
       if (w >= 0 && w < n) {
         n = w;
         if (w === 0) this.bev._suspendWrite(SUSPEND_RATE);
       }
-      const r = Math.floor(p.bev._rateAllowance(false));
+      const r = p.bev._rateAllowance(false);
       if (r >= 0 && r < n) {
         n = r;
         if (r === 0) p.bev._suspendRead(SUSPEND_RATE);

@@ -492,8 +492,9 @@ export class SocketBackend implements BevBackend {
       !bev._readActive()
     ) return;
     let lim = bev._readLimit();
-    // Under one byte is none: a zero-length read would come back as the end of the stream.
-    if (lim >= 0 && lim < 1) {
+    // Limits are whole bytes (amounts, shares and watermarks are): 0 is the only "none", and a
+    // zero-length read must never be posted (it would come back as the end of the stream).
+    if (lim === 0) {
       // Out of tokens (not just at the watermark): suspended, so the refill resumes us.
       if (bev._rateReadBlocked()) bev._suspendRead(SUSPEND_RATE);
       return;
@@ -599,7 +600,7 @@ export class SocketBackend implements BevBackend {
     }
     // Already capped by the single-write cap (4 MiB unless set otherwise).
     const max = bev._writeLimit();
-    if (max < 1) {
+    if (max === 0) {
       // Out of tokens (a group emptied by others): suspended, so the refill resumes us.
       bev._suspendWrite(SUSPEND_RATE);
       return;

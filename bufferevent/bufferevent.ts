@@ -570,16 +570,12 @@ export class Bufferevent {
    * (libevent's `bufferevent_get_max_to_read`). 0 while a rate limit holds reading back.
    */
   getMaxToRead(): number {
-    const r = this.#rateReadAllowance();
-    const single = this.getMaxSingleRead();
-    return r >= 0 && r < single ? r : single;
+    return capAt(this.#rateReadAllowance(), this.getMaxSingleRead());
   }
 
   /** The most the next write may take (see `getMaxToRead`). */
   getMaxToWrite(): number {
-    const r = this.#rateWriteAllowance();
-    const single = this.getMaxSingleWrite();
-    return r >= 0 && r < single ? r : single;
+    return capAt(this.#rateWriteAllowance(), this.getMaxSingleWrite());
   }
 
   /**
@@ -760,8 +756,7 @@ export class Bufferevent {
 
   /** Whether the rate limits allow no read now. @ignore */
   _rateReadBlocked(): boolean {
-    const r = this.#rateReadAllowance();
-    return r >= 0 && r < 1;
+    return this.#rateReadAllowance() === 0;
   }
 
   /** What the rate limits (own bucket and group) allow the next read (-1: unlimited). */
@@ -776,9 +771,7 @@ export class Bufferevent {
 
   /** How many bytes the next write may take (never unlimited: the single-write cap). @ignore */
   _writeLimit(): number {
-    const lim = this.#rateWriteAllowance();
-    const single = this.#maxSingleWrite || MAX_SINGLE_WRITE_DEFAULT;
-    return lim < 0 || single < lim ? single : lim;
+    return capAt(this.#rateWriteAllowance(), this.#maxSingleWrite || MAX_SINGLE_WRITE_DEFAULT);
   }
 
   /** What the rate limits allow the next read and write (-1: unlimited), for pairs. @ignore */
@@ -1083,17 +1076,11 @@ export class Bufferevent {
     if (dir === RATE_READ) {
       this.#rate?.consumeRead(charge);
       this.#group?.consumeRead(n, charge);
-      if ((this.#rate?.readAllowance() ?? -1) === 0 || (this.#group?.readAllowance() ?? -1) === 0) {
-        this._suspendRead(SUSPEND_RATE);
-      }
+      if (this.#rateReadAllowance() === 0) this._suspendRead(SUSPEND_RATE);
     } else {
       this.#rate?.consumeWrite(charge);
       this.#group?.consumeWrite(n, charge);
-      if (
-        (this.#rate?.writeAllowance() ?? -1) === 0 || (this.#group?.writeAllowance() ?? -1) === 0
-      ) {
-        this._suspendWrite(SUSPEND_RATE);
-      }
+      if (this.#rateWriteAllowance() === 0) this._suspendWrite(SUSPEND_RATE);
     }
   }
 
@@ -1128,4 +1115,9 @@ export class Bufferevent {
 function checkMaxSingle(n: number): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError("a cap must be a whole byte count");
   return n;
+}
+
+/** `allowance` (-1: unlimited) capped at `cap`. */
+function capAt(allowance: number, cap: number): number {
+  return allowance >= 0 && allowance < cap ? allowance : cap;
 }

@@ -1019,21 +1019,16 @@ export class Evbuffer {
    * the addition before that removal (libevent's pair callback is the oldest, so it runs last).
    */
   private _fireAdd(n: number): void {
-    const hook = this._hook;
     if (this._cbs.length === 0) {
-      if (hook !== null) hook();
+      this._hook?.();
       return;
     }
     this._nAdd += n;
-    if (hook === null) {
-      this._runCbs();
-      return;
-    }
     try {
       this._runCbs();
     } finally {
       // A throwing callback must not leave the added output unsent.
-      if (this._hook !== null) this._hook();
+      this._hook?.();
     }
   }
 

@@ -233,7 +233,10 @@ export class RateBucket {
 /** Smallest share of a group's tokens one member may take per read or write (libevent: 64). */
 const MIN_SHARE_DEFAULT = 64;
 
-/** A group's byte counters (libevent's `bufferevent_rate_limit_group_get_totals`). */
+/**
+ * A group's byte counters (libevent's `bufferevent_rate_limit_group_get_totals`).
+ * @example `const { read, written } = group.getTotals()`
+ */
 export interface RateLimitGroupTotals {
   /** Bytes the members read since the group was made or `resetTotals()`. */
   readonly read: number;

@@ -48,7 +48,7 @@ import {
   EVREQ_HTTP_TIMEOUT,
 } from "./constants.ts";
 import type { EvhttpConnection } from "./connection.ts";
-import { extMethodName } from "./_reply.ts";
+import { extMethodName, hasToken } from "./_reply.ts";
 import { type ClientOwner, ClientReqState, type EvhttpRequest } from "./request.ts";
 
 // Transport states.
@@ -110,13 +110,6 @@ function hostHeader(host: string, port: number, tls: boolean): string {
   if (h.indexOf(":") >= 0 && h.charCodeAt(0) !== 0x5b) h = "[" + h + "]";
   const dflt = tls ? port === 443 : port === 80;
   return dflt ? h : h + ":" + port;
-}
-
-function hasToken(v: string, token: string): boolean {
-  const lv = v.toLowerCase();
-  if (lv === token) return true;
-  for (const part of lv.split(",")) if (part.trim() === token) return true;
-  return false;
 }
 
 /**

@@ -86,6 +86,19 @@ export function allowValue(mask: number, cmp: EvhttpExtMethodCb | null): string 
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/** Whether `s` is an RFC 9110 token (a method, a field name, a subprotocol). @ignore */
+export function isToken(s: string): boolean {
+  return TOKEN.test(s);
+}
+
+/** Whether the comma-separated list `v` holds `token` (lower case), case-insensitively. @ignore */
+export function hasToken(v: string, token: string): boolean {
+  const lv = v.toLowerCase();
+  if (lv === token) return true;
+  for (const part of lv.split(",")) if (part.trim() === token) return true;
+  return false;
+}
+
 /**
  * The method token an extension-method callback gives `type` (libevent's generating call:
  * `method` null, `type` set), or null when there is no callback, it declines, or the name is
@@ -98,7 +111,7 @@ export function extMethodName(cmp: EvhttpExtMethodCb | null, type: number): stri
   const m: EvhttpExtMethod = { method: null, type, flags: 0 };
   if (cmp(m) !== 0 || m.type !== type) return null;
   const name = m.method;
-  return typeof name === "string" && TOKEN.test(name) ? name : null;
+  return typeof name === "string" && isToken(name) ? name : null;
 }
 
 /**

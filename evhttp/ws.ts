@@ -26,6 +26,8 @@ import type { GetaddrinfoResolver } from "../bufferevent/bufferevent.ts";
 import { InternalTimer } from "../reactor/_internal_timer.ts";
 import { EV_READ, EV_WRITE } from "../reactor/constants.ts";
 import type { EventBase } from "../reactor/event_base.ts";
+import { findHeadEnd, parseResponseHead, ResponseHead } from "./_parser.ts";
+import { hasToken, isToken } from "./_reply.ts";
 import { base64, sha1 } from "./_sha1.ts";
 import type { ServerConn } from "./_server_conn.ts";
 import {
@@ -39,29 +41,31 @@ import {
   writeFrame,
   WsFrameError,
 } from "./_ws_frame.ts";
+import type { Evkeyvalq } from "./keyvalq.ts";
 import type { EvhttpRequest } from "./request.ts";
 
-/** Close code: none given (an empty close frame). */
+/** Close code: none given (an empty close frame). @example `evws.close(WS_CR_NONE)` */
 export const WS_CR_NONE = 0;
-/** Close code: normal closure. */
+/** Close code: normal closure. @example `evws.close(WS_CR_NORMAL, "bye")` */
 export const WS_CR_NORMAL = 1000;
-/** Close code: the endpoint is going away (server shutdown). */
+/** Close code: the endpoint is going away (server shutdown). @example `if (evws.getCloseCode() === WS_CR_GOING_AWAY) {}` */
 export const WS_CR_GOING_AWAY = 1001;
-/** Close code: protocol error. */
+/** Close code: protocol error. @example `evws.close(WS_CR_PROTO_ERR)` */
 export const WS_CR_PROTO_ERR = 1002;
-/** Close code: a text message was not valid UTF-8. */
+/** Close code: a text message was not valid UTF-8. @example `if (evws.getCloseCode() === WS_CR_INVALID_DATA) {}` */
 export const WS_CR_INVALID_DATA = 1007;
-/** Close code: a message was too big. */
+/** Close code: a message was too big. @example `evws.close(WS_CR_DATA_TOO_BIG)` */
 export const WS_CR_DATA_TOO_BIG = 1009;
-/** Reported by `getCloseCode()` when the connection ended without a close frame. */
+/** Reported by `getCloseCode()` when the connection ended without a close frame. @example `if (evws.getCloseCode() === WS_CR_ABNORMAL) console.log(evws.getCloseReason())` */
 export const WS_CR_ABNORMAL = 1006;
-/** Message type: UTF-8 text. */
+/** Message type: UTF-8 text. @example `if (type === WS_TEXT_FRAME) new TextDecoder().decode(data)` */
 export const WS_TEXT_FRAME = 0x1;
-/** Message type: binary data. */
+/** Message type: binary data. @example `if (type === WS_BINARY_FRAME) evws.sendBinary(data)` */
 export const WS_BINARY_FRAME = 0x2;
 
 /**
  * Receives a whole message: `type` is `WS_TEXT_FRAME` (valid UTF-8 bytes) or `WS_BINARY_FRAME`.
+ * @example `const echo: EvwsMessageCb = (evws, _type, data) => evws.sendBinary(data)`
  */
 export type EvwsMessageCb = (
   evws: EvwsConnection,
@@ -70,10 +74,16 @@ export type EvwsMessageCb = (
   arg?: unknown,
 ) => void;
 
-/** Runs once when the connection is gone (closed either way, failed or freed). */
+/**
+ * Runs once when the connection is gone (closed either way, failed or freed).
+ * @example `evws.setCloseCb((e) => console.log("closed", e.getCloseCode()))`
+ */
 export type EvwsCloseCb = (evws: EvwsConnection, arg?: unknown) => void;
 
-/** Options of `evwsConnect`. */
+/**
+ * Options of `evwsConnect`.
+ * @example `evwsConnect(base, null, url, cb, undefined, { protocols: ["chat"], onOpen: (e) => e.sendText("hi") })`
+ */
 export interface EvwsConnectOptions {
   /** Subprotocols offered in `Sec-WebSocket-Protocol`, in order of preference. */
   protocols?: string[];
@@ -88,8 +98,6 @@ export interface EvwsConnectOptions {
 }
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-/** RFC 9110 token (header names, subprotocols). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /**
  * Output past which a session stops reading until the peer takes it (a ping flood, an echo to
  * a client that does not read), and below which reading resumes. Module-wide; tests lower them.
@@ -116,12 +124,9 @@ export function wsAcceptKey(key: string): string {
   return base64(sha1(encoder.encode(key + GUID)));
 }
 
-function hasToken(value: string | undefined, token: string): boolean {
-  if (value === undefined) return false;
-  for (const part of value.split(",")) {
-    if (part.trim().toLowerCase() === token) return true;
-  }
-  return false;
+/** Whether a list field, which may be split over several lines (RFC 9110 §5.3), holds `token`. */
+function fieldHas(h: Evkeyvalq, name: string, token: string): boolean {
+  return hasToken(h.findAll(name).join(","), token);
 }
 
 function validUtf8(b: Uint8Array): boolean {
@@ -537,39 +542,36 @@ export class EvwsConnection {
 
   /** Client: parses the server's answer; true once open. */
   #readHandshake(input: Evbuffer): boolean {
-    const end = input.search("\r\n\r\n", 0, Math.min(input.length, MAX_HANDSHAKE_HEAD));
+    const view = input.pullup(Math.min(input.length, MAX_HANDSHAKE_HEAD))!;
+    const end = findHeadEnd(view, 0);
     if (end < 0) {
       if (input.length >= MAX_HANDSHAKE_HEAD) this.#handshakeFailed("response head too large");
       return false;
     }
-    const head = new TextDecoder("latin1").decode(input.remove(end + 4));
-    const lines = head.split("\r\n");
-    const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0]);
-    if (m === null) return this.#handshakeFailed("not an HTTP response");
-    if (m[1] !== "101") return this.#handshakeFailed(`handshake refused: ${lines[0].slice(9)}`);
-    const headers = new Map<string, string>();
-    for (let i = 1; i < lines.length; i++) {
-      const c = lines[i].indexOf(":");
-      if (c <= 0) continue;
-      const k = lines[i].slice(0, c).trim().toLowerCase();
-      const v = lines[i].slice(c + 1).trim();
-      headers.set(k, headers.has(k) ? headers.get(k) + ", " + v : v);
+    // The HTTP client's strict parser: a malformed status line or field fails the handshake.
+    const head = new ResponseHead();
+    const rc = parseResponseHead(view, 0, end, head);
+    input.drain(end);
+    if (rc !== 0) return this.#handshakeFailed(`not an HTTP response: ${head.errorReason}`);
+    if (head.code !== 101) {
+      return this.#handshakeFailed(`handshake refused: ${head.code} ${head.reason}`);
     }
-    if (!hasToken(headers.get("upgrade"), "websocket")) {
+    const h = head.headers;
+    if (!fieldHas(h, "Upgrade", "websocket")) {
       return this.#handshakeFailed("no Upgrade: websocket");
     }
-    if (!hasToken(headers.get("connection"), "upgrade")) {
+    if (!fieldHas(h, "Connection", "upgrade")) {
       return this.#handshakeFailed("no Connection: Upgrade");
     }
-    if (headers.get("sec-websocket-accept") !== wsAcceptKey(this.#key)) {
+    if (h.find("Sec-WebSocket-Accept") !== wsAcceptKey(this.#key)) {
       return this.#handshakeFailed("wrong Sec-WebSocket-Accept");
     }
-    const protocol = headers.get("sec-websocket-protocol") ?? "";
+    const protocol = h.find("Sec-WebSocket-Protocol") ?? "";
     if (protocol !== "" && !this.#offered.includes(protocol)) {
       return this.#handshakeFailed(`subprotocol ${protocol} was not offered`);
     }
     // No extension was requested, so none may be in use (RFC 6455 §4.1).
-    if ((headers.get("sec-websocket-extensions") ?? "").trim() !== "") {
+    if ((h.find("Sec-WebSocket-Extensions") ?? "").trim() !== "") {
       return this.#handshakeFailed("an extension was not requested");
     }
     this.#protocol = protocol;
@@ -648,10 +650,9 @@ export function evwsNewSession(
     keyOk = false;
   }
   const version = h.find("Sec-WebSocket-Version");
-  // A list may be split over several field lines (RFC 9110 §5.3).
   if (
-    req.getCommandName() !== "GET" || !hasToken(h.findAll("Upgrade").join(","), "websocket") ||
-    !hasToken(h.findAll("Connection").join(","), "upgrade") || !keyOk
+    req.getCommandName() !== "GET" || !fieldHas(h, "Upgrade", "websocket") ||
+    !fieldHas(h, "Connection", "upgrade") || !keyOk
   ) {
     req.sendReply(400, null);
     return null;
@@ -718,10 +719,10 @@ export function evwsConnect(
   const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
   const offered = options.protocols ?? [];
   for (const p of offered) {
-    if (!TOKEN.test(p)) throw new TypeError(`not a subprotocol token: ${JSON.stringify(p)}`);
+    if (!isToken(p)) throw new TypeError(`not a subprotocol token: ${JSON.stringify(p)}`);
   }
   for (const [k, v] of options.headers ?? []) {
-    if (!TOKEN.test(k) || /[\r\n\0]/.test(v)) {
+    if (!isToken(k) || /[\r\n\0]/.test(v)) {
       throw new TypeError(`bad header ${JSON.stringify(k)}`);
     }
   }

@@ -1,6 +1,6 @@
 // Shared test helpers: loopback listeners, byte utilities and socket bufferevents.
 import { BEV_OPT_CLOSE_ON_FREE, Bufferevent } from "../bufferevent/mod.ts";
-import { EventBase } from "../reactor/mod.ts";
+import { EV_READ, EventBase } from "../reactor/mod.ts";
 
 /** A loopback TCP listener on an ephemeral port. */
 export function listenLoopback(): { listener: Deno.Listener; port: number } {
@@ -148,4 +148,33 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
     o += p.length;
   }
   return out;
+}
+
+/**
+ * Posts a read on `s` (reading on, one pass), runs `change` while that read is in flight, then
+ * has the peer send 3000 bytes and runs the loop until the read callback saw some; returns how
+ * many it saw.
+ */
+export async function readAcrossChange(
+  base: EventBase,
+  s: SocketBev,
+  change: () => void,
+  ms: number,
+): Promise<number> {
+  let got = 0;
+  s.bev.setcb(
+    (bev) => {
+      got += bev.getInput().length;
+      bev.getInput().drain(bev.getInput().length);
+      base.loopbreak();
+    },
+    null,
+    null,
+  );
+  s.bev.enable(EV_READ);
+  await base.loop(1 | 2 /* ONCE | NONBLOCK */);
+  change();
+  await writeAll(s.peer, new Uint8Array(3000));
+  await bounded(base.dispatch(), ms, "dispatch");
+  return got;
 }

@@ -133,3 +133,17 @@ export class FrameReader {
 export function closeCode(p: Uint8Array): number {
   return p.length >= 2 ? (p[0] << 8) | p[1] : 1005;
 }
+
+/** Reads the server's 1001 close at a shutdown, answers it, then awaits the EOF and `done`. */
+export async function answerShutdownClose(
+  c: { send(data: Uint8Array): Promise<void> },
+  r: FrameReader,
+  done: Promise<void>,
+): Promise<void> {
+  const f = await bounded(r.frame(), 1500, "close frame 1001");
+  assert.equal(f?.opcode, 8);
+  assert.equal(closeCode(f!.payload), 1001);
+  await c.send(frame(8, f!.payload));
+  assert.ok(await r.eof());
+  await bounded(done, 3000, "shutdown");
+}

@@ -19,7 +19,14 @@ import {
   type RateLimitConfig,
 } from "../bufferevent/mod.ts";
 import { EV_PERSIST, EV_READ, EV_WRITE, Event, EventBase, evtimerNew } from "../reactor/mod.ts";
-import { bounded, patternBytes, socketBev, withSocketBev, writeAll } from "./_helpers.ts";
+import {
+  bounded,
+  patternBytes,
+  readAcrossChange,
+  socketBev,
+  withSocketBev,
+  writeAll,
+} from "./_helpers.ts";
 
 /** Runs the loop until `done()` breaks it, or until `ms` pass (then the loop is broken too). */
 async function runUntil(base: EventBase, ms: number): Promise<boolean> {
@@ -192,22 +199,8 @@ Deno.test("group: totals count the bytes read, even for a read posted before joi
   const s = await socketBev(base);
   const g = new BuffereventRateLimitGroup(base, evTokenBucketCfgNew(100, 100, 0, 0, 60_000));
   try {
-    let got = 0;
-    s.bev.setcb(
-      (bev) => {
-        got += bev.getInput().length;
-        bev.getInput().drain(bev.getInput().length);
-        base.loopbreak();
-      },
-      null,
-      null,
-    );
-    s.bev.enable(EV_READ);
-    // One pass posts the (unlimited) read; then the bufferevent joins the group.
-    await base.loop(1 | 2 /* ONCE | NONBLOCK */);
-    g.addToGroup(s.bev);
-    await writeAll(s.peer, new Uint8Array(3000));
-    await bounded(base.dispatch(), 1500, "dispatch");
+    // The (unlimited) read is posted; then the bufferevent joins the group.
+    const got = await readAcrossChange(base, s, () => g.addToGroup(s.bev), 1500);
     assert.ok(got > 0);
     assert.equal(g.getTotals().read, got, `read callback saw ${got} bytes`);
   } finally {

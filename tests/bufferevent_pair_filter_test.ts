@@ -285,3 +285,17 @@ Deno.test("pair + filter: data through a chain keeps order under many small writ
   assert.equal(got, expected);
   base.free();
 });
+
+Deno.test("pair: a throwing output callback still lets the write reach the partner", () => {
+  const base = new EventBase();
+  const [a, b] = Bufferevent.pairNew(base, 0);
+  b.enable(EV_READ);
+  a.getOutput().addCb((_buf, info) => {
+    if (info.nAdded > 0) throw new Error("callback failed");
+  });
+  assert.throws(() => a.write("data"), /callback failed/);
+  assert.equal(b.getInput().toString(), "data");
+  a.free();
+  b.free();
+  base.free();
+});

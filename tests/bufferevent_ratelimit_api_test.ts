@@ -8,7 +8,14 @@ import {
   evTokenBucketCfgNew,
 } from "../bufferevent/mod.ts";
 import { EV_READ, EventBase, EvError, evtimerNew } from "../reactor/mod.ts";
-import { bounded, readN, socketBev, withSocketBev, writeAll } from "./_helpers.ts";
+import {
+  bounded,
+  readAcrossChange,
+  readN,
+  socketBev,
+  withSocketBev,
+  writeAll,
+} from "./_helpers.ts";
 
 Deno.test("evTokenBucketCfgNew refuses what libevent refuses", () => {
   for (const tick of [0, 0.5, -1, NaN, 2 ** 31, Infinity]) {
@@ -291,22 +298,9 @@ Deno.test("group: levels, manual decrements, setCfg and byte totals", async () =
 // existed; libevent reads only under the limit of the moment).
 Deno.test("a read posted before setRateLimit is charged at most what the limit allows", async () => {
   await withSocketBev(async (base, s) => {
-    let got = 0;
-    s.bev.setcb(
-      (bev) => {
-        got += bev.getInput().length;
-        bev.getInput().drain(bev.getInput().length);
-        base.loopbreak();
-      },
-      null,
-      null,
-    );
-    s.bev.enable(EV_READ);
-    // One pass posts the read (unlimited, a whole block), then the limit arrives.
-    await base.loop(1 | 2 /* ONCE | NONBLOCK */);
-    s.bev.setRateLimit(evTokenBucketCfgNew(100, 100, 0, 0, 60_000));
-    await writeAll(s.peer, new Uint8Array(3000));
-    await bounded(base.dispatch(), 5000, "dispatch");
+    // The read is posted (unlimited, a whole block), then the limit arrives.
+    const limit = evTokenBucketCfgNew(100, 100, 0, 0, 60_000);
+    const got = await readAcrossChange(base, s, () => s.bev.setRateLimit(limit), 5000);
     assert.ok(got > 100, `the posted read brought ${got} bytes`);
     assert.equal(s.bev.getReadLimit(), 0);
   });

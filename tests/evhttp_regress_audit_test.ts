@@ -279,14 +279,32 @@ Deno.test("send_chunk_malformed: a 0x chunk size gets 400 and a close", async ()
   });
 });
 
+/** libevent's regress body: 39 bytes in three pieces. */
+const CHUNK_PARTS = ["This is funny", "but not hilarious.", "bwv 1052"];
+
+/** libevent's `/chunked` handler: each piece once the previous one is written and 1 ms passed. */
+function slowChunks(base: EventBase): (req: EvhttpRequest) => void {
+  return (req) => {
+    req.sendReplyStart(200, null);
+    let i = 0;
+    const next = () => {
+      if (i === CHUNK_PARTS.length) return req.sendReplyEnd();
+      req.sendReplyChunkWithCb(
+        CHUNK_PARTS[i++]!,
+        () => base.once(null, EV_TIMEOUT, next, undefined, 1),
+      );
+    };
+    next();
+  };
+}
+
 Deno.test("stream_out: a streamed reply with the user's Content-Length goes out raw and keeps alive", async () => {
   // Control: libevent `stream_out` (CL 39, raw body).
-  const parts = ["This is funny", "but not hilarious.", "bwv 1052"];
   await withServer((http) => {
     http.setCb("/streamed", (req) => {
       req.getOutputHeaders().add("Content-Length", "39");
       req.sendReplyStart(200, null);
-      for (const p of parts) req.sendReplyChunk(p);
+      for (const p of CHUNK_PARTS) req.sendReplyChunk(p);
       req.sendReplyEnd();
     });
   }, async ({ port }) => {
@@ -297,10 +315,10 @@ Deno.test("stream_out: a streamed reply with the user's Content-Length goes out 
       assert.equal(r?.status, 200);
       assert.equal(r?.headers.get("transfer-encoding"), undefined);
       assert.equal(r?.headers.get("content-length"), "39");
-      assert.equal(r?.text, parts.join(""));
+      assert.equal(r?.text, CHUNK_PARTS.join(""));
       await c.send("GET /streamed HTTP/1.1\r\nHost: x\r\n\r\n");
       const r2 = await bounded(c.response(), 2000, "second stream on the same connection");
-      assert.equal(r2?.text, parts.join(""));
+      assert.equal(r2?.text, CHUNK_PARTS.join(""));
     } finally {
       c.close();
     }
@@ -309,11 +327,10 @@ Deno.test("stream_out: a streamed reply with the user's Content-Length goes out 
 
 Deno.test("chunk_out: raw chunks d/12/8/0 and Connection: close when the request asked", async () => {
   // Control: libevent `chunk_out` raw part.
-  const parts = ["This is funny", "but not hilarious.", "bwv 1052"];
   await withServer((http) => {
     http.setCb("/chunked", (req) => {
       req.sendReplyStart(200, null);
-      for (const p of parts) req.sendReplyChunk(p);
+      for (const p of CHUNK_PARTS) req.sendReplyChunk(p);
       req.sendReplyEnd();
     });
   }, async ({ port }) => {
@@ -549,20 +566,8 @@ Deno.test("close_detection: the server's idle timeout closes; the client's next 
 
 Deno.test("chunk_out (client): two GETs of a chunked reply on one keep-alive connection", async () => {
   // Control: libevent `chunk_out` client part (39 bytes each, one connection).
-  const parts = ["This is funny", "but not hilarious.", "bwv 1052"];
   await countingServer((http, base) => {
-    http.setCb("/chunked", (req) => {
-      req.sendReplyStart(200, null);
-      let i = 0;
-      const next = () => {
-        if (i === parts.length) return req.sendReplyEnd();
-        req.sendReplyChunkWithCb(
-          parts[i++]!,
-          () => base.once(null, EV_TIMEOUT, next, undefined, 1),
-        );
-      };
-      next();
-    });
+    http.setCb("/chunked", slowChunks(base));
   }, async ({ port, accepted }) => {
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
@@ -570,7 +575,7 @@ Deno.test("chunk_out (client): two GETs of a chunked reply on one keep-alive con
         const o = await bounded(request(conn, EVHTTP_REQ_GET, "/chunked"), 2000, "GET chunked");
         assert.equal(o.code, 200);
         assert.equal(o.body.length, 39);
-        assert.equal(o.body, parts.join(""));
+        assert.equal(o.body, CHUNK_PARTS.join(""));
       }
       assert.equal(accepted(), 1);
     });
@@ -863,25 +868,13 @@ Deno.test("close_detection_delay: client times out on a slow handler, reconnects
 
 Deno.test("stream_in: the client's chunked cb gets the body; the final cb sees an empty input buffer", async () => {
   // Control: libevent `stream_in` (39 bytes from /chunked, then /test with Content-Length).
-  const parts = ["This is funny", "but not hilarious.", "bwv 1052"];
   await withServer((http, base) => {
-    http.setCb("/chunked", (req) => {
-      req.sendReplyStart(200, null);
-      let i = 0;
-      const next = () => {
-        if (i === parts.length) return req.sendReplyEnd();
-        req.sendReplyChunkWithCb(
-          parts[i++]!,
-          () => base.once(null, EV_TIMEOUT, next, undefined, 1),
-        );
-      };
-      next();
-    });
+    http.setCb("/chunked", slowChunks(base));
     http.setCb("/test", (req) => req.sendReply(200, null, "This is funny"));
   }, async ({ port }) => {
     await withClient(async (base, track) => {
       const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
-      for (const [uri, want] of [["/chunked", parts.join("")], ["/test", "This is funny"]]) {
+      for (const [uri, want] of [["/chunked", CHUNK_PARTS.join("")], ["/test", "This is funny"]]) {
         let got = "";
         let finalLen = -1;
         await bounded(

@@ -19,6 +19,7 @@ import { bounded } from "./_helpers.ts";
 import { RawClient, Reader, withFake, withServer, writeAllQuiet } from "./_evhttp_helpers.ts";
 import { testPki } from "./_tls.ts";
 import {
+  answerShutdownClose,
   closeCode,
   closePayload,
   concat,
@@ -595,12 +596,7 @@ Deno.test("ws upgraded while a shutdown is in progress gets its 1001 close frame
     const ws = evwsNewSession(pending!, () => {});
     ws?.setCloseCb(() => closes++);
     assert.match(await r.head(), /^HTTP\/1\.1 101/);
-    const f = await bounded(r.frame(), 1500, "close frame 1001");
-    assert.equal(f?.opcode, 8);
-    assert.equal(closeCode(f!.payload), 1001);
-    await c.send(frame(8, f!.payload));
-    assert.ok(await r.eof());
-    await bounded(done, 2000, "shutdown");
+    await answerShutdownClose(c, r, done);
     assert.equal(closes, 1);
   } finally {
     c.close();

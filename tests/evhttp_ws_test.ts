@@ -17,7 +17,7 @@ import { wsFlow } from "../evhttp/ws.ts";
 import { bounded } from "./_helpers.ts";
 import { testPki } from "./_tls.ts";
 import { RawClient, withServer } from "./_evhttp_helpers.ts";
-import { closeCode, frame, FrameReader, HANDSHAKE } from "./_ws_helpers.ts";
+import { answerShutdownClose, closeCode, frame, FrameReader, HANDSHAKE } from "./_ws_helpers.ts";
 
 const dec = new TextDecoder();
 
@@ -333,12 +333,7 @@ Deno.test("ws: sessions count against setMaxConnections; shutdown sends 1001; fr
       c2.close();
     }
     const done = http.shutdown(2000);
-    const f = await r.frame();
-    assert.equal(f?.opcode, 8);
-    assert.equal(closeCode(f!.payload), 1001);
-    await c.send(frame(8, f!.payload));
-    assert.ok(await r.eof());
-    await bounded(done, 3000, "shutdown");
+    await answerShutdownClose(c, r, done);
     assert.equal(closes, 1);
   } finally {
     c.close();
@@ -512,6 +507,37 @@ Deno.test("ws: an upgrade pipelined behind a plain request: both answered in ord
       const f = await r.frame();
       assert.equal(dec.decode(f?.payload), "ws:after");
       assert.equal(completed, 1);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("ws: sendPing reaches the peer (125 bytes at most); setMessageCb takes the next message", async () => {
+  const seen: string[] = [];
+  await withServer((http) => {
+    http.setCb("/ws", (req) => {
+      const ws = evwsNewSession(req, (evws, _t, data) => {
+        seen.push("first:" + dec.decode(data));
+        evws.setMessageCb((_e, _t2, d2, arg) => seen.push(`${arg}:${dec.decode(d2)}`), "second");
+      });
+      assert.ok(ws !== null);
+      assert.throws(() => ws.sendPing(new Uint8Array(126)), RangeError);
+      ws.sendPing(new TextEncoder().encode("are you there"));
+    });
+  }, async ({ port }) => {
+    const c = await RawClient.connect(port);
+    const r = new FrameReader(c.conn);
+    try {
+      await c.send(HANDSHAKE);
+      await r.head();
+      const ping = await r.frame();
+      assert.deepEqual([ping?.opcode, dec.decode(ping?.payload)], [9, "are you there"]);
+      await c.send(frame(1, "a"));
+      await c.send(frame(1, "b"));
+      await c.send(frame(9, "sync"));
+      assert.equal((await r.frame())?.opcode, 10);
+      assert.deepEqual(seen, ["first:a", "second:b"]);
     } finally {
       c.close();
     }
