@@ -556,6 +556,8 @@ export class EvwsConnection {
     if (head.code !== 101) {
       return this.#handshakeFailed(`handshake refused: ${head.code} ${head.reason}`);
     }
+    // The upgrade mechanism is HTTP/1.1's (RFC 6455 §4.1); a 1.0 server cannot have done it.
+    if (head.minor < 1) return this.#handshakeFailed("101 from an HTTP/1.0 server");
     const h = head.headers;
     if (!fieldHas(h, "Upgrade", "websocket")) {
       return this.#handshakeFailed("no Upgrade: websocket");

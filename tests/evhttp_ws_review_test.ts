@@ -827,7 +827,7 @@ Deno.test("Control: ws client: a rejected header option leaves nothing behind; c
   });
 });
 
-Deno.test("Control: ws client: HTTP/1.0 101 is accepted as a status line (documented here)", async () => {
+Deno.test("Control: ws client: a 101 from an HTTP/1.0 server fails the handshake", async () => {
   const cli = await fakeClient(async (conn, head, rd) => {
     await writeAllQuiet(
       conn,
@@ -836,9 +836,11 @@ Deno.test("Control: ws client: HTTP/1.0 101 is accepted as a status line (docume
         sframe(8, closePayload(1000)),
       ),
     );
-    await clientFrame(rd);
+    await rd.drainToEof();
   });
-  assert.deepEqual([cli.opened, cli.closes, cli.code], [1, 1, 1000]);
+  assert.deepEqual([cli.opened, cli.msgs.length, cli.closes], [0, 0, 1]);
+  assert.equal(cli.code, WS_CR_ABNORMAL);
+  assert.match(cli.reason, /HTTP\/1\.0/);
 });
 
 // ------------------------------------------------------------------ client <-> server
