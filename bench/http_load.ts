@@ -1,10 +1,12 @@
 // HTTP load benchmark, all servers in ONE run so the ratios are comparable on a shared machine:
 // evdeno's Evhttp (a `/hello` route), Deno.serve, a raw Deno.listen fixed-response loop (through
 // `Deno.Conn`, and through the runtime's read/write ops that evdeno uses: the runtime's ceiling),
-// node:http, and libevent's C evhttp (/work/shared/tools/evhttp_hello.c, when it builds).
+// node:http, libevent's C evhttp (/work/shared/tools/evhttp_hello.c, when it builds), and a C
+// fixed-response epoll loop (bench/rivals/fixed_http.c) that shows wrk's own ceiling.
 // Each server runs as its own process pinned to CPU 0; wrk runs pinned to CPU 1 with
 // `-t1 -c50`, `-t1 -c1`, and `-t1 -c50` with 16-deep pipelining (pipeline16.lua). Prints req/s,
-// p50/p99 latency and ratios against Deno.serve as a markdown table.
+// p50/p99 latency, the server core's CPU per request, wrk's core load and ratios against
+// Deno.serve and libevent as a markdown table.
 //
 //   deno run --allow-all bench/http_load.ts [--secs 5] [--only evdeno,deno-serve]
 //
@@ -144,20 +146,24 @@ interface Rival {
   cmd(port: number): Promise<string[] | null>;
 }
 
-async function buildEvhttpC(): Promise<string | null> {
-  const src = `${TOOLS}/evhttp_hello.c`;
-  const bin = `${BUILD}/evhttp_hello`;
+/** Builds a C rival into bench/.build (once per source change); null when it cannot be built. */
+async function buildC(src: string, name: string, libevent: boolean): Promise<string | null> {
+  const bin = `${BUILD}/${name}`;
   try {
     if ((await Deno.stat(bin)).mtime! >= (await Deno.stat(src)).mtime!) return bin;
   } catch { /* build it */ }
   await Deno.mkdir(BUILD, { recursive: true });
-  const pc = await new Deno.Command("pkg-config", { args: ["--cflags", "--libs", "libevent"] })
-    .output();
-  if (!pc.success) return null;
-  const flags = new TextDecoder().decode(pc.stdout).trim().split(/\s+/).filter((s) => s !== "");
-  const o = await new Deno.Command("gcc", { args: ["-O2", "-o", bin, src, ...flags] }).output();
-  if (!o.success) {
-    console.error(new TextDecoder().decode(o.stderr));
+  let flags: string[] = [];
+  if (libevent) {
+    const pc = await new Deno.Command("pkg-config", { args: ["--cflags", "--libs", "libevent"] })
+      .output().catch(() => null);
+    if (pc === null || !pc.success) return null;
+    flags = new TextDecoder().decode(pc.stdout).trim().split(/\s+/).filter((s) => s !== "");
+  }
+  const o = await new Deno.Command("gcc", { args: ["-O2", "-o", bin, src, ...flags] }).output()
+    .catch(() => null);
+  if (o === null || !o.success) {
+    if (o !== null) console.error(new TextDecoder().decode(o.stderr));
     return null;
   }
   return bin;
@@ -197,8 +203,17 @@ const RIVALS: Rival[] = [
   {
     name: "libevent-c",
     cmd: async (p) => {
-      const bin = await buildEvhttpC();
+      const bin = await buildC(`${TOOLS}/evhttp_hello.c`, "evhttp_hello", true);
       return bin === null ? null : [...pin, bin, String(p), "nodelay"];
+    },
+  },
+  {
+    // Not a rival: a C loop doing nothing but one read and one write per request, to show how
+    // many requests wrk itself can drive from its core in this run (see its "wrk CPU").
+    name: "c-fixed",
+    cmd: async (p) => {
+      const bin = await buildC(`${ROOT}bench/rivals/fixed_http.c`, "fixed_http", false);
+      return bin === null ? null : [...pin, bin, String(p)];
     },
   },
 ];
