@@ -71,6 +71,9 @@ export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void>
 
 /** Seeded PRNG (mulberry32) so fuzz failures reproduce. */
 export function prng(seed: number): () => number {
+  // FUZZ_SEED=n explores other streams than the committed ones (the failing seed is then n).
+  const extra = Number(Deno.env.get("FUZZ_SEED") ?? "0");
+  if (Number.isInteger(extra)) seed ^= extra;
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
