@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import type { EvhttpRequest } from "../evhttp/mod.ts";
 import { exchange, RawClient, withServer } from "./_evhttp_helpers.ts";
+import { bounded } from "./_helpers.ts";
 
 function hello(req: EvhttpRequest): void {
   req.sendReply(200, null, "hello");
@@ -71,43 +72,58 @@ Deno.test("header deadline: a head trickling in byte by byte gets 408 on time", 
   });
 });
 
-Deno.test("slowloris: 50 slow connections get 408 while normal requests are answered promptly", async () => {
+Deno.test("slowloris: 200 connections sending a header byte per second get 408 while normal requests are answered promptly", async () => {
+  const SLOW = 200;
   await withServer((http) => {
     http.setGencb(hello);
-    http.setHeaderTimeout(500);
+    http.setHeaderTimeout(2500);
   }, async ({ port }) => {
     const slow: RawClient[] = [];
-    for (let i = 0; i < 50; i++) slow.push(await RawClient.connect(port));
+    for (let i = 0; i < SLOW; i++) slow.push(await RawClient.connect(port));
+    const t0 = performance.now();
     const statuses: number[] = [];
+    let sent = 0;
     const drip = slow.map(async (c) => {
       const reader = c.response();
       let done = false;
       reader.then(() => done = true, () => done = true);
       const head = "GET / HTTP/1.1\r\nX-A: " + "b".repeat(100);
-      for (let i = 0; i < head.length && !done; i++) {
+      // At most 8 bytes: the header deadline should end it after 2 or 3.
+      for (let i = 0; i < 8 && !done; i++) {
         try {
           await c.send(head[i]!);
+          sent++;
         } catch {
           break;
         }
-        await new Promise((r) => setTimeout(r, 100));
+        // One byte a second, or sooner once the server has answered.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([new Promise((r) => timer = setTimeout(r, 1000)), reader]);
+        clearTimeout(timer);
       }
       const r = await reader;
       statuses.push(r?.status ?? 0);
       c.close();
     });
-    // Meanwhile, normal clients are served promptly.
+    // Meanwhile, normal clients are served promptly, over and over.
     let worst = 0;
-    for (let i = 0; i < 10; i++) {
-      const t0 = performance.now();
+    let served = 0;
+    while (performance.now() - t0 < 2000) {
+      const t1 = performance.now();
       const r = (await exchange(port, "GET / HTTP/1.1\r\n\r\n"))!;
-      worst = Math.max(worst, performance.now() - t0);
+      worst = Math.max(worst, performance.now() - t1);
       assert.equal(r.status, 200);
-      await new Promise((r) => setTimeout(r, 30));
+      served++;
+      await new Promise((r) => setTimeout(r, 50));
     }
     assert.ok(worst < 250, `a normal request took ${worst} ms`);
-    await Promise.all(drip);
-    assert.equal(statuses.length, 50);
+    assert.ok(served >= 10, `only ${served} normal requests in 2 s`);
+    await bounded(Promise.all(drip), 10_000, "the slow connections' answers");
+    const dt = performance.now() - t0;
+    // Each slow connection dripped about one byte a second until the header deadline cut it off.
+    assert.ok(sent >= SLOW * 2 && sent <= SLOW * 4, `${sent} bytes dripped`);
+    assert.ok(dt >= 2400 && dt < 6000, `took ${dt} ms`);
+    assert.equal(statuses.length, SLOW);
     assert.ok(statuses.every((s) => s === 408), JSON.stringify(statuses));
   });
 });
