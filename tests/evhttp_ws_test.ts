@@ -218,6 +218,35 @@ Deno.test("ws: evwsConnect to evwsNewSession, binary round trip and close from t
   });
 });
 
+Deno.test("ws: large frames from two clients and their echoes interleave in shared send blocks, byte for byte", async () => {
+  // Sizes around the 4 KiB large-frame threshold, the 64 KiB block and the 16/64-bit lengths.
+  const SIZES = [4096, 4097, 5000, 16383, 30000, 65000, 65520, 65521, 65535, 65536, 70000, 4099];
+  const pattern = (client: number, i: number, n: number) =>
+    new Uint8Array(n).map((_, j) => (j * 31 + i * 7 + client * 101) & 0xff);
+  await withServer((http) => {
+    http.setCb("/ws", (req) => {
+      evwsNewSession(req, (evws, _type, data) => evws.sendBinary(data));
+    });
+  }, async ({ port }) => {
+    const base = new EventBase();
+    const got: Uint8Array[][] = [[], []];
+    for (let c = 0; c < 2; c++) {
+      const ws = evwsConnect(base, null, `ws://127.0.0.1:${port}/ws`, (evws, _t, data) => {
+        got[c]!.push(data);
+        if (got[c]!.length === SIZES.length) evws.close(1000);
+      });
+      // Queued before the handshake ends, then moved to the output: both paths carry them.
+      SIZES.forEach((n, i) => ws.sendBinary(pattern(c, i, n)));
+    }
+    await bounded(base.dispatch(), 5000, "dispatch");
+    base.free();
+    for (let c = 0; c < 2; c++) {
+      assert.equal(got[c]!.length, SIZES.length);
+      SIZES.forEach((n, i) => assert.deepEqual(got[c]![i], pattern(c, i, n), `client ${c} #${i}`));
+    }
+  });
+});
+
 Deno.test("ws: bad handshakes are refused (400, 426 for another version) and HTTP goes on", async () => {
   await withServer((http) => {
     http.setCb("/ws", (req) => {
