@@ -106,6 +106,7 @@ export function writeFrame(
   payload: Uint8Array,
   mask: boolean,
   fin = true,
+  arena: FrameArena | null = null,
 ): void {
   const len = payload.length;
   const hlen = (len < 126 ? 2 : len < 65536 ? 4 : 10) + (mask ? 4 : 0);
@@ -116,10 +117,9 @@ export function writeFrame(
   let block: PooledBlock | null = null;
   let start = 0;
   if (whole) {
-    if (hlen + len + 3 <= arenaSize) {
-      // Masked bodies start word-aligned, so the unmasking loop runs a word at a time.
-      start = arenaTake(hlen, len, mask);
-      block = arenaBlock!;
+    if (arena !== null && hlen + len + 3 <= arenaSize) {
+      start = arena.take(hlen, len, mask);
+      block = arena.block!;
       buf = block.buf.subarray(start, start + hlen + len);
     } else buf = new Uint8Array(hlen + len);
   }
@@ -170,26 +170,48 @@ export function writeFrame(
 /** Frames from this size on are written as one chunk of their own. */
 const LARGE_FRAME = 4096;
 
-// Large frames are laid out one after another in pooled 64 KiB blocks shared by every
-// connection (each chunk holds a reference; a block returns to the pool once all its frames are
-// written): a fresh, zeroed array per frame cost a fifth of the CPU of a 16 KiB echo.
+/** Largest frame (head, alignment and payload) laid out in an arena block. */
 const arenaSize = defaultPool.blockSize;
-let arenaBlock: PooledBlock | null = null;
-let arenaPos = 0;
 
 /**
- * Reserves a frame of `hlen + len` bytes in the arena and returns its offset; with `align` the
- * body (after the head) starts on a word boundary, so unmasking runs a word at a time.
+ * Where one connection lays out its large frames: one after another in pooled 64 KiB blocks,
+ * instead of a fresh zeroed array per frame (that allocation cost a fifth of the CPU of a 16 KiB
+ * echo). Each frame's chunk in the output holds a reference on its block, so a block returns to
+ * the pool once its frames are written and the arena has moved on or let go; consecutive frames
+ * of one block merge into one chunk and leave in one write. A connection's arena holds its block
+ * only while it has output waiting ({@linkcode FrameArena.release} when the output drains), so
+ * idle connections pin nothing and a slow one pins no more than its own pending frames.
+ * @ignore
  */
-function arenaTake(hlen: number, len: number, align: boolean): number {
-  let at = align ? arenaPos + ((4 - ((arenaPos + hlen) & 3)) & 3) : arenaPos;
-  if (arenaBlock === null || at + hlen + len > arenaSize) {
-    arenaBlock?.release();
-    arenaBlock = defaultPool.acquire();
-    at = align ? (4 - (hlen & 3)) & 3 : 0;
+export class FrameArena {
+  /** The block being filled. @ignore */
+  block: PooledBlock | null = null;
+  #pos = 0;
+
+  /**
+   * Reserves a frame of `hlen + len` bytes in {@linkcode block} and returns its offset; with
+   * `align` the body (after the head) starts on a word boundary, so unmasking runs a word at a
+   * time. @ignore
+   */
+  take(hlen: number, len: number, align: boolean): number {
+    let at = align ? this.#pos + ((4 - ((this.#pos + hlen) & 3)) & 3) : this.#pos;
+    if (this.block === null || at + hlen + len > arenaSize) {
+      this.block?.release();
+      this.block = defaultPool.acquire();
+      at = align ? (4 - (hlen & 3)) & 3 : 0;
+    }
+    this.#pos = at + hlen + len;
+    return at;
   }
-  arenaPos = at + hlen + len;
-  return at;
+
+  /** Lets go of the current block (it recycles once its frames are written). @ignore */
+  release(): void {
+    const b = this.block;
+    if (b === null) return;
+    this.block = null;
+    this.#pos = 0;
+    b.release();
+  }
 }
 const headScratch = new Uint8Array(14);
 

@@ -31,6 +31,7 @@ import { hasToken, isToken } from "./_reply.ts";
 import { base64, sha1 } from "./_sha1.ts";
 import type { ServerConn } from "./_server_conn.ts";
 import {
+  FrameArena,
   OP_BINARY,
   OP_CLOSE,
   OP_CONT,
@@ -189,6 +190,8 @@ export class EvwsConnection {
   #offered: string[] = [];
   /** Reading stopped because the peer does not take what we send (pongs, echoes). */
   #readPaused = false;
+  /** Where large outgoing frames are laid out (held while output waits). */
+  #arena = new FrameArena();
   #protocol = "";
   #onOpen: ((evws: EvwsConnection) => void) | null = null;
 
@@ -366,6 +369,8 @@ export class EvwsConnection {
   _onWrite(): void {
     const bev = this.#bev;
     if (bev === null) return;
+    // All written: the arena lets its block go, so an idle connection pins no memory.
+    if (bev.getOutput().length === 0) this.#arena.release();
     if (this.#readPaused && bev.getOutput().length <= wsFlow.low) {
       this.#readPaused = false;
       bev.setWatermark(EV_WRITE, 0, 0);
@@ -398,10 +403,10 @@ export class EvwsConnection {
     const bev = this.#bev;
     if (bev === null || this.#sentClose) return;
     if (this.#state === ST_CONNECTING) {
-      writeFrame(this.#pending!, opcode, data, true);
+      writeFrame(this.#pending!, opcode, data, true, true, this.#arena);
       return;
     }
-    writeFrame(bev.getOutput(), opcode, data, this.#client);
+    writeFrame(bev.getOutput(), opcode, data, this.#client, true, this.#arena);
   }
 
   #sendClose(code: number, reason: Uint8Array): void {
@@ -522,6 +527,7 @@ export class EvwsConnection {
     this.#state = ST_CLOSED;
     this.#timer?.disarm();
     this.#pending = null;
+    this.#arena.release();
     const sc = this.#server;
     if (sc !== null) {
       this.#server = null;
