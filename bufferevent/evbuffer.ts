@@ -498,15 +498,26 @@ export class Evbuffer {
     }
     const c = this._c;
     this._dropEmptyFront();
-    const first = c[this._h];
-    if (first.end - first.off >= n) return first.buf.subarray(first.off, first.off + n);
-    const buf = new Uint8Array(n);
-    this._copyTo(buf, 0, 0, n);
+    let first = c[this._h];
+    const have = first.end - first.off;
+    if (have >= n) return first.buf.subarray(first.off, first.off + n);
+    // A pulled-up chunk keeps room to grow (libevent's chains are powers of two): pulling up a
+    // growing prefix again (a long head arriving read by read) copies only the new bytes, not
+    // the whole prefix each time.
+    if (first.flags !== 0 || first.buf.length - first.off < n || first === this._resChunk) {
+      let cap = MIN_CHUNK;
+      while (cap < n) cap *= 2;
+      const buf = new Uint8Array(cap);
+      this._copyTo(buf, 0, 0, have);
+      first = new Chunk(buf, 0, have, 0);
+    }
+    this._copyTo(first.buf, first.end, have, n - have);
     this._cut(n);
-    this._unshift(new Chunk(buf, 0, n, 0));
+    first.end += n - have;
+    this._unshift(first);
     this._len += n;
     this._rethrow();
-    return buf;
+    return first.buf.subarray(first.off, first.off + n);
   }
 
   /**

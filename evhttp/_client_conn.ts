@@ -134,6 +134,8 @@ export class ClientConn implements ClientOwner {
   #bev: Bufferevent | null = null;
   /** Empty-line bytes skipped before the status line being awaited (counted against the limit). */
   #blank = 0;
+  /** How much of an incomplete head was searched for its end already. */
+  #headSeen = 0;
   #rstate = R_HEAD;
   #bodyLeft = 0;
   #bodyTotal = 0;
@@ -400,6 +402,7 @@ export class ClientConn implements ClientOwner {
   #resetTransportState(): void {
     this.#rstate = R_HEAD;
     this.#blank = 0;
+    this.#headSeen = 0;
     this.#closeAfter = false;
     this.#noMoreSends = false;
     this.#gotBytes = false;
@@ -627,12 +630,13 @@ export class ClientConn implements ClientOwner {
     }
     if (input.length === 0) return false;
     let view = input.peek(1)[0]!;
-    let end = findHeadEnd(view, 0);
+    let end = findHeadEnd(view, 0, view.length, this.#headSeen);
     if (end < 0 && view.length < input.length) {
       const cap = max < 0 ? input.length : Math.min(input.length, max * 3 + 4096);
       view = input.pullup(cap)!;
-      end = findHeadEnd(view, 0);
+      end = findHeadEnd(view, 0, view.length, this.#headSeen);
     }
+    this.#headSeen = end < 0 ? view.length : 0;
     if (max >= 0 && headLimitStatus(view, 0, end, max) !== 0) {
       this.#failCurrent(
         EVREQ_HTTP_INVALID_HEADER,

@@ -243,15 +243,23 @@ export function drainEmptyLines(input: Evbuffer): number {
 /**
  * Index just past the empty line that ends the head starting at `from` (after any leading empty
  * lines), or -1 if the head is not complete yet. Lines may end in CRLF or a bare LF. Bytes from
- * `n` (default: the view's length) on are not looked at.
+ * `n` (default: the view's length) on are not looked at. `seen` is where an earlier call on a
+ * shorter view of the same head stopped finding nothing: the search resumes there (a head
+ * arriving read by read is scanned once, not once per read).
  *
  * @ignore
  */
-export function findHeadEnd(view: Uint8Array, from: number, n: number = view.length): number {
+export function findHeadEnd(
+  view: Uint8Array,
+  from: number,
+  n: number = view.length,
+  seen: number = from,
+): number {
   const p = skipEmptyLines(view, from, n);
   // Every terminator (LF LF or LF CR LF) has two line-ending bytes in a row, so probing every
-  // other byte finds it; only probes that land on CR or LF look closer.
-  for (let i = p + 1; i < n; i += 2) {
+  // other byte finds it; only probes that land on CR or LF look closer. One ending past `seen`
+  // starts at most two bytes before it.
+  for (let i = Math.max(p + 1, seen - 3); i < n; i += 2) {
     const c = view[i];
     if (c !== LF && c !== CR) continue;
     if (view[i - 1] === LF) {

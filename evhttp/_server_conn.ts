@@ -241,6 +241,8 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   #processing = false;
   /** Empty-line bytes ignored before the request line being awaited (counted against the limit). */
   #blank = 0;
+  /** How much of an incomplete head was searched for its end already (from its first byte). */
+  #headSeen = 0;
   /** An error page is being built (the errorcb runs). */
   #pageInProgress = false;
   #peerEof = false;
@@ -506,15 +508,16 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     let end = replayRequestHead(view, from, to, head);
     let code = 0;
     if (end < 0 || (max >= 0 && end - from > max)) {
-      end = findHeadEnd(view, from, to);
+      end = findHeadEnd(view, from, to, from + this.#headSeen);
       if (end < 0 && to - from < input.length) {
         const cap = max < 0 ? input.length : Math.min(input.length, max * 3 + 4096);
         view = input.pullup(cap)!;
         from = 0;
         to = view.length;
-        end = findHeadEnd(view, 0);
+        end = findHeadEnd(view, 0, to, this.#headSeen);
       }
       if (end < 0) {
+        this.#headSeen = to - from;
         const lim = headLimitStatus(view, from, -1, max, to);
         if (lim !== 0) this.#protocolError(lim, false);
         else if (this.#peerEof) this.#closeWhenWritten();
@@ -531,6 +534,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     }
     input.drain(end - from);
     this.#blank = 0;
+    this.#headSeen = 0;
     this.#headTimer?.disarm();
     if (code !== 0) {
       if (code === 501 && head.errorReason === UNKNOWN_METHOD && this._extMethodCmp !== null) {

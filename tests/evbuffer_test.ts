@@ -26,6 +26,39 @@ function text(buf: Evbuffer): string {
   return buf.toString();
 }
 
+Deno.test("Evbuffer pullup of a growing prefix copies only the new bytes into room kept for it", () => {
+  const evb = new Evbuffer();
+  const pool = new BlockPool(64);
+  const all: number[] = [];
+  let prev: Uint8Array | null = null;
+  let reused = 0;
+  for (let i = 0; i < 40; i++) {
+    // Arrivals as a socket delivers them: shared pooled blocks, never writable in place.
+    const b = pool.acquire();
+    b.buf.fill(i);
+    evb._addShared(b, 0, 64);
+    b.release();
+    for (let j = 0; j < 64; j++) all.push(i);
+    const v = evb.pullup(evb.length)!;
+    assert.deepEqual(v, new Uint8Array(all));
+    if (prev !== null && v.buffer === prev.buffer) reused++;
+    prev = v;
+  }
+  // Capacity doubles (1 KiB, 2 KiB, ...): 40 pullups of 64 more bytes allocate 3 times.
+  assert.equal(reused, 36);
+  // Space handed out by reserveSpace is never reused by a pullup, even once another append has
+  // invalidated the reservation: a late write into it cannot reach the pulled-up bytes.
+  const r = new Evbuffer();
+  r.add("abc");
+  const space = r.reserveSpace(10);
+  r.addReference(new Uint8Array([7, 8]));
+  const v = r.pullup(5)!;
+  space.fill(0);
+  assert.deepEqual(v, new Uint8Array([97, 98, 99, 7, 8]));
+  evb.drain(evb.length);
+  assert.equal(evb.length, 0);
+});
+
 Deno.test("Evbuffer basics: printf, addBuffer, drain, pullup, prepend (libevent 'evbuffer')", () => {
   const evb = new Evbuffer();
   const two = new Evbuffer();

@@ -268,6 +268,27 @@ Deno.test("findHeadEnd finds the blank line (CRLF, LF, mixed) or -1", () => {
   assert.equal(skipEmptyLines(bytes("\r\n\r"), 0), 2);
 });
 
+Deno.test("findHeadEnd resumes where a shorter view found nothing, at every split", () => {
+  const heads = [
+    "GET / HTTP/1.1\r\nA: b\r\n\r\nBODY",
+    "GET / HTTP/1.1\nA: b\n\nBODY",
+    "GET / HTTP/1.1\r\nA: b\n\r\nX",
+    "GET / HTTP/1.1\r\nA: b\r\nC: \r\r\n\r\n",
+    "\r\nGET /x HTTP/1.0\n\n",
+    "GET / HTTP/1.1\r\nA: b\r\n",
+  ];
+  for (const h of heads) {
+    const v = bytes(h);
+    const whole = findHeadEnd(v, 0);
+    for (let k = 0; k <= v.length; k++) {
+      // What a read of k bytes saw; if it found nothing, the search resumes at k.
+      const early = findHeadEnd(v, 0, k);
+      const got = early >= 0 ? early : findHeadEnd(v, 0, v.length, k);
+      assert.equal(got, whole, `${JSON.stringify(h)} split at ${k}`);
+    }
+  }
+});
+
 Deno.test("headLimitStatus: 414 for a long request line, 431 for a big head", () => {
   const long = bytes(`GET /${"a".repeat(100)} HTTP/1.1\r\nHost: x\r\n\r\n`);
   assert.equal(headLimitStatus(long, 0, findHeadEnd(long, 0), 50), 414);
