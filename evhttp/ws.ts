@@ -99,6 +99,8 @@ export interface EvwsConnectOptions {
 }
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+/** Fragments from this size on are linked into the message buffer instead of copied. */
+const PART_LINK = 4096;
 /**
  * Output past which a session stops reading until the peer takes it (a ping flood, an echo to
  * a client that does not read), and below which reading resumes. Module-wide; tests lower them.
@@ -174,8 +176,12 @@ export class EvwsConnection {
   #state: number;
   #maxMessage = DEFAULT_MAX_MESSAGE;
   /** Fragments of the message being received (its type in #msgType). */
-  #parts: Uint8Array[] = [];
-  #partsLen = 0;
+  /**
+   * The fragments of a message so far, copied into buffer chunks rather than kept as one array
+   * each: a peer sending a message a byte per frame made every byte cost a typed array object
+   * (240 MB of heap for a million one-byte fragments).
+   */
+  #parts = new Evbuffer();
   #msgType = 0;
   #sentClose = false;
   #gotClose = false;
@@ -443,25 +449,21 @@ export class EvwsConnection {
         }
         this.#msgType = opcode;
     }
-    if (this.#partsLen + payload.length > this.#maxMessage) {
+    const parts = this.#parts;
+    if (parts.length + payload.length > this.#maxMessage) {
       throw new WsFrameError(1009, "message over the size limit");
     }
     if (!fin) {
-      this.#parts.push(payload);
-      this.#partsLen += payload.length;
+      // Large fragments are fresh arrays of ours: linked, not copied; small ones are packed.
+      if (payload.length >= PART_LINK) parts.addReference(payload);
+      else parts.add(payload);
       return;
     }
     let data = payload;
-    if (this.#parts.length > 0) {
-      this.#parts.push(payload);
-      data = new Uint8Array(this.#partsLen + payload.length);
-      let off = 0;
-      for (const p of this.#parts) {
-        data.set(p, off);
-        off += p.length;
-      }
-      this.#parts = [];
-      this.#partsLen = 0;
+    if (parts.length > 0) {
+      if (payload.length >= PART_LINK) parts.addReference(payload);
+      else parts.add(payload);
+      data = parts.remove(parts.length);
     }
     const type = this.#msgType;
     this.#msgType = 0;

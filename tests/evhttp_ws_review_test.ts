@@ -969,3 +969,38 @@ Deno.test("Control: ws server length encodings at 125/126/65535/65536 bytes and 
   });
   assert.equal(closes, 1);
 });
+
+Deno.test("Control: ws server: a message sent a byte per frame costs memory in proportion to its bytes", async () => {
+  let got: Uint8Array | null = null;
+  await withServer((http) => {
+    http.setCb("/ws", (req) => {
+      evwsNewSession(req, (_ws, _t, data) => got = data);
+    });
+  }, async ({ port }) => {
+    const c = await RawClient.connect(port);
+    const r = new FrameReader(c.conn);
+    try {
+      await c.send(HANDSHAKE);
+      await r.head();
+      const N = 1_000_000;
+      const batch = concat(...Array.from({ length: 10_000 }, () => frame(0, "x", false)));
+      await c.send(frame(2, "a", false));
+      const before = Deno.memoryUsage().heapUsed;
+      for (let i = 0; i < N / 10_000; i++) await c.send(batch);
+      // The pong says the server has taken every fragment before it.
+      await c.send(frame(9, "p"));
+      assert.equal((await r.frame())?.opcode, 10);
+      const grew = Deno.memoryUsage().heapUsed - before;
+      // 7 MB on the wire and 1 MB of message: one typed array per fragment held 240 MB.
+      assert.ok(grew < 40e6, `heap grew ${(grew / 1e6).toFixed(0)} MB`);
+      await c.send(frame(0, "b"));
+      await c.send(frame(8, closePayload(1000)));
+      while ((await r.frame()) !== null) { /* to the server's close */ }
+    } finally {
+      c.close();
+    }
+  });
+  const m = got as Uint8Array | null;
+  assert.equal(m?.length, 1_000_002);
+  assert.deepEqual([m![0], m![1], m![1_000_000], m![1_000_001]], [0x61, 0x78, 0x78, 0x62]);
+});
