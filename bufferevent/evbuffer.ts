@@ -91,6 +91,12 @@ class Chunk {
   }
 }
 
+/** Whether `b` continues `a`: views of one pooled block, `b` starting where `a` ends. */
+function adjacentViews(a: Chunk, b: Chunk): boolean {
+  return a.block !== undefined && a.block === b.block && a.buf === b.buf && a.end === b.off &&
+    a.cleanup === undefined && b.cleanup === undefined;
+}
+
 /**
  * Empties a chain array in place. Short chains (the common case: a connection's buffer holds a
  * chunk or two) are popped: `length = 0` costs V8 ~10× more, trimming the array's storage.
@@ -980,12 +986,17 @@ export class Evbuffer {
           this._nFiles--;
           dst._nFiles++;
         }
-        dc.push(ch);
+        dst._pushMoved(ch);
         moved += clen;
         left -= clen;
         continue;
       }
-      if (left <= SPLIT_MIN || ch.cleanup !== undefined) {
+      const last = dc.length > dst._h ? dc[dc.length - 1] : null;
+      if (ch.block !== undefined && last !== null && adjacentViews(last, ch)) {
+        // The front of a read block the destination already views up to here: extend that view.
+        last.end += left;
+        moved += left;
+      } else if (left <= SPLIT_MIN || ch.cleanup !== undefined) {
         dst._appendBytes(ch.buf.subarray(ch.off, ch.off + left));
       } else {
         // Two views of one backing store: neither may append into the other's bytes.
@@ -1333,12 +1344,11 @@ export class Evbuffer {
       }
     }
     this._trimEmptyTail();
-    const c = this._c;
     for (let i = src._h; i < sc.length; i++) {
       const ch = sc[i];
       if (ch.end === ch.off) {
         if (ch.flags !== 0) src._release(ch);
-      } else c.push(ch);
+      } else this._pushMoved(ch);
     }
     this._nFiles += src._nFiles;
     this._len += n;
@@ -1346,6 +1356,25 @@ export class Evbuffer {
     if (this._ncb !== 0) this._fireAdd(n);
     if (src._ncb !== 0) src._fireDel(n);
     src._rethrow();
+  }
+
+  /**
+   * Appends a chunk moved from another buffer, or extends the last chunk when both view adjacent
+   * bytes of one pooled block: a body read a few bytes at a time and moved read by read into a
+   * request's buffer would otherwise keep one chunk object per read (about 90 bytes of heap per
+   * body byte for 1-byte reads).
+   */
+  private _pushMoved(ch: Chunk): void {
+    const c = this._c;
+    if (ch.block !== undefined && this._h < c.length) {
+      const last = c[c.length - 1];
+      if (adjacentViews(last, ch)) {
+        last.end = ch.end;
+        ch.block.release();
+        return;
+      }
+    }
+    c.push(ch);
   }
 
   /** Copies `n` bytes from absolute position `from` into `out` at `outOff` (all in memory). */

@@ -26,6 +26,34 @@ function text(buf: Evbuffer): string {
   return buf.toString();
 }
 
+Deno.test("Evbuffer moving tiny reads of one block read by read keeps one chunk, not one per read", () => {
+  const pool = new BlockPool(4096);
+  const block = pool.acquire();
+  block.buf.forEach((_, i) => block.buf[i] = i & 0xff);
+  const input = new Evbuffer();
+  const body = new Evbuffer();
+  // A body arriving a byte per read, each moved on as it comes (whole-chunk moves).
+  for (let i = 0; i < 1000; i++) {
+    input._addShared(block, i, i + 1);
+    input.removeBuffer(body, 1);
+  }
+  // Partial moves: the front of a larger read, then the rest of it.
+  input._addShared(block, 1000, 1100);
+  input.removeBuffer(body, 60);
+  input.removeBuffer(body, 40);
+  // And a whole buffer moved at once.
+  const tail = new Evbuffer();
+  tail._addShared(block, 1100, 1200);
+  body.addBuffer(tail);
+  assert.equal(body.peek().length, 1);
+  assert.deepEqual(body.pullup()!, block.buf.subarray(0, 1200));
+  assert.equal(block.refs, 2, "the caller's hold and the one chunk's");
+  body.drain(body.length);
+  block.release();
+  assert.equal(block.refs, 0);
+  assert.equal(pool.freeCount, 1);
+});
+
 Deno.test("Evbuffer pullup of a growing prefix copies only the new bytes into room kept for it", () => {
   const evb = new Evbuffer();
   const pool = new BlockPool(64);
