@@ -636,7 +636,13 @@ export function evhttpParseQueryStrFlags(query: string, flags: number): Evkeyval
   const strict = (flags & EVHTTP_URI_QUERY_NONCONFORMANT) === 0;
   const lastVal = (flags & EVHTTP_URI_QUERY_LAST_VAL) !== 0;
   const n = query.length;
+  // With LAST_VAL the pairs are collected first and deduplicated in one pass at the end:
+  // removing each earlier duplicate as it comes was quadratic in the number of keys.
+  const pairs: string[] | null = lastVal ? [] : null;
   let p = 0;
+  // The next "=" at or after p (n: none); looked up again only once p has passed it, so pairs
+  // without one (`a&a&a…`) do not each scan the rest of the query.
+  let eq = -1;
   while (p < n) {
     let amp = query.indexOf("&", p);
     if (amp < 0) amp = n;
@@ -645,10 +651,13 @@ export function evhttpParseQueryStrFlags(query: string, flags: number): Evkeyval
       p = amp + 1;
       continue;
     }
-    const eq = query.indexOf("=", p);
+    if (eq < p) {
+      eq = query.indexOf("=", p);
+      if (eq < 0) eq = n;
+    }
     let key: string;
     let value: string;
-    if (eq < 0 || eq > amp) {
+    if (eq >= amp) {
       if (strict) return null;
       key = query.slice(p, amp);
       value = "";
@@ -658,11 +667,24 @@ export function evhttpParseQueryStrFlags(query: string, flags: number): Evkeyval
     }
     if (key.length === 0) {
       if (strict) return null;
-    } else {
-      if (lastVal) out.remove(key);
-      out._addUnchecked(key, lowerKey(key), value);
-    }
+    } else if (pairs !== null) pairs.push(key, lowerKey(key), value);
+    else out._addUnchecked(key, lowerKey(key), value);
     p = amp + 1;
+  }
+  if (pairs !== null) {
+    // libevent removes the earlier pair and appends the later one: the last occurrences, in
+    // their order.
+    const seen = new Set<string>();
+    const keep: number[] = [];
+    for (let i = pairs.length - 3; i >= 0; i -= 3) {
+      if (seen.has(pairs[i + 1]!)) continue;
+      seen.add(pairs[i + 1]!);
+      keep.push(i);
+    }
+    for (let k = keep.length - 1; k >= 0; k--) {
+      const i = keep[k]!;
+      out._addUnchecked(pairs[i]!, pairs[i + 1]!, pairs[i + 2]!);
+    }
   }
   return out;
 }
