@@ -248,18 +248,35 @@ function charsToFreshString(n: number): string {
   return String.fromCharCode.apply(null, nameChars.subarray(0, n) as unknown as number[]);
 }
 
+// While a whole message is parsed, the name at each pointer target is decoded once and the
+// string shared by every name that points there: decoded afresh, a 2-byte pointer to a long
+// name of unprintable bytes (escaped, about 1 000 characters) made a 64 KiB answer hold 8 MiB of
+// strings, and the resolver's cache kept them.
+let memoOn = false;
+/** The message being parsed: memo entries stamped with another generation are stale. */
+let memoGen = 0;
+// Indexed by offset, allocated on first use and grown to the largest message seen; stamped
+// instead of cleared, so a small message costs nothing to forget.
+let memoStamps: Int32Array | null = null;
+/** Each memoized name's wire length (root byte included, low 8 bits) and the pointer hops its
+ * decoding took (above them), so a name reached through the memo obeys the same limits. */
+let memoWires: Int32Array | null = null;
+let memoNames: string[] = [];
+/** Wire length of the name `readName` decoded last, and the hops counted when it ended. */
+let nameWire = 0;
+let nameHops = 0;
+
 /**
  * Reads the (possibly compressed) name at `off`. Returns the presentation string and sets
  * `nameEnd` to the offset just after the name's bytes at `off`; null when malformed.
  *
  * Loop-proofing: the first pointer must target an offset before the name's start and each
  * following pointer an offset before the previous target, so offsets strictly decrease; a hop
- * cap bounds the work as well.
+ * cap bounds the work as well (`hops`: those already taken to reach `off`).
  */
-function readName(buf: Uint8Array, off: number, len: number): string | null {
+function readName(buf: Uint8Array, off: number, len: number, hops = 0): string | null {
   let pos = off;
   let limit = off;
-  let hops = 0;
   let jumped = false;
   let wire = 1;
   let n = 0;
@@ -279,6 +296,7 @@ function readName(buf: Uint8Array, off: number, len: number): string | null {
         nameEnd = pos + 2;
         jumped = true;
       }
+      if (memoOn) return joinSuffix(buf, target, len, hops, n, wire);
       limit = target;
       pos = target;
       continue;
@@ -302,7 +320,58 @@ function readName(buf: Uint8Array, off: number, len: number): string | null {
     }
     pos = end;
   }
+  nameWire = wire;
+  nameHops = hops;
   return n === 0 ? "" : charsToString(n);
+}
+
+/**
+ * The rest of a name is the one at `target`: decoded once per message (memoized), joined to the
+ * `n` characters already in `nameChars` (`wire` bytes so far). Keeps `nameEnd` as the caller set.
+ */
+function joinSuffix(
+  buf: Uint8Array,
+  target: number,
+  len: number,
+  hops: number,
+  n: number,
+  wire: number,
+): string | null {
+  const end = nameEnd;
+  if (memoStamps === null || memoStamps.length <= target) {
+    // Sized by the largest message seen (most are a few hundred bytes); entries start stale.
+    let size = 512;
+    while (size < len) size *= 2;
+    memoStamps = new Int32Array(size);
+    memoWires = new Int32Array(size);
+    memoNames = new Array<string>(size).fill("");
+  }
+  if (memoStamps[target] !== memoGen) {
+    // The prefix is copied out first: decoding the suffix reuses the character scratch.
+    const prefix = n === 0 ? "" : charsToString(n);
+    const s = readName(buf, target, len, hops);
+    if (s === null) return null;
+    memoStamps[target] = memoGen;
+    memoNames[target] = s;
+    memoWires![target] = ((nameHops - hops) << 8) | nameWire;
+    nameEnd = end;
+    return joined(prefix, s, wire - 1 + nameWire, nameHops);
+  }
+  const w = memoWires![target];
+  return joined(
+    n === 0 ? "" : charsToString(n),
+    memoNames[target],
+    wire - 1 + (w & 0xff),
+    hops + (w >> 8),
+  );
+}
+
+function joined(prefix: string, suffix: string, wire: number, hops: number): string | null {
+  if (wire > MAX_NAME_WIRE || hops > MAX_POINTER_HOPS) return null;
+  nameWire = wire;
+  nameHops = hops;
+  if (prefix.length === 0) return suffix;
+  return suffix.length === 0 ? prefix : prefix + "." + suffix;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -636,6 +705,17 @@ function decodeRdata(
  * @ignore
  */
 export function parseMessage(buf: Uint8Array, keepRaw = false): DnsMessage | null {
+  // Generation 0 never stamps an entry (the arrays start at 0): skip it on wrap-around.
+  memoGen = (memoGen + 1) | 0 || 1;
+  memoOn = true;
+  try {
+    return parseWholeMessage(buf, keepRaw);
+  } finally {
+    memoOn = false;
+  }
+}
+
+function parseWholeMessage(buf: Uint8Array, keepRaw: boolean): DnsMessage | null {
   const len = buf.length;
   if (len < 12) return null;
   const flags = u16(buf, 2);

@@ -226,6 +226,8 @@ function randomizeCase(name: string): string {
 interface CacheEntry {
   expires: number;
   stored: number;
+  /** Approximate memory held (see `entryCost`). */
+  cost: number;
   result: number;
   ttl: number;
   rrs: DnsRR[];
@@ -405,9 +407,14 @@ interface GaiCacheEntry {
   v6Exp: number;
   /** The answer's CNAME target; null when it had none (CANONNAME then leaves canonname unset). */
   canon: string | null;
-  /** Built result arrays per hints/port combination. */
+  /** Built result arrays per hints/port combination (a few: ports may come from users). */
   built: Map<number, Addrinfo[]>;
+  /** Approximate memory held by the address lists. */
+  cost: number;
 }
+
+/** Hints/port combinations whose built results an entry keeps. */
+const GAI_BUILT_MAX = 8;
 
 interface NormHints {
   family: number;
@@ -511,6 +518,39 @@ interface Options {
 const QUERIES_PER_SOCKET = 32;
 /** Cache slots before the oldest are evicted. */
 const CACHE_MAX = 16384;
+/**
+ * Approximate bytes each cache (answers, getaddrinfo results) may hold before its oldest entries
+ * are evicted, and the most one entry may cost to be cached at all: a count alone let a hostile
+ * nameserver park megabytes per entry (64 KiB TCP answers of long names). Module-wide; tests
+ * lower them.
+ * @ignore
+ */
+export const dnsCacheLimits = { maxCost: 32 * 1024 * 1024, entryMaxCost: 2 * 1024 * 1024 };
+
+/** Rough memory held by decoded rdata: its strings and byte arrays, and a fixed part. */
+function dataCost(d: unknown): number {
+  if (typeof d === "string") return 16 + d.length;
+  if (d instanceof Uint8Array) return 64 + d.length;
+  if (Array.isArray(d)) {
+    let c = 16;
+    for (const x of d) c += dataCost(x);
+    return c;
+  }
+  if (d !== null && typeof d === "object") {
+    let c = 32;
+    for (const v of Object.values(d)) c += typeof v === "number" ? 8 : dataCost(v);
+    return c;
+  }
+  return 8;
+}
+
+/** Rough memory a cached answer holds (strings count a byte per character). */
+function entryCost(rrs: DnsRR[], addrs: string[], cname: string | null): number {
+  let c = 128 + (cname?.length ?? 0);
+  for (const rr of rrs) c += 64 + rr.name.length + dataCost(rr.data) + (rr.raw?.length ?? 0);
+  for (const a of addrs) c += 16 + a.length;
+  return c;
+}
 const WELL_KNOWN_SERVICES: ReadonlyMap<string, number> = new Map([
   ["http", 80],
   ["https", 443],
@@ -594,7 +634,10 @@ export class EvdnsBase {
   #liveGai = new Set<EvdnsGetaddrinfoRequest>();
   #socks: (UdpSock | null)[] = [null, null, null, null];
   #cache = new Map<string, CacheEntry>();
+  /** Sum of the cached answers' costs. */
+  #cacheCost = 0;
   #gaiCache = new Map<string, GaiCacheEntry>();
+  #gaiCost = 0;
   /**
    * Repeated getaddrinfo calls: (node, service, hints) → the cache entry their last call was
    * answered from, skipping service parsing, numeric and hosts-file checks. Cleared whenever the
@@ -895,7 +938,9 @@ export class EvdnsBase {
   /** Empties the answer cache (resolver and `getaddrinfo`). */
   cacheClear(): void {
     this.#cache.clear();
+    this.#cacheCost = 0;
     this.#gaiCache.clear();
+    this.#gaiCost = 0;
     this.#gaiFast.clear();
   }
 
@@ -985,7 +1030,9 @@ export class EvdnsBase {
     for (const s of this.#servers) s.tcp?.close();
     this.#servers = [];
     this.#cache.clear();
+    this.#cacheCost = 0;
     this.#gaiCache.clear();
+    this.#gaiCost = 0;
     this.#gaiFast.clear();
   }
 
@@ -1040,6 +1087,45 @@ export class EvdnsBase {
     return req._type + ":" + req._candidates[req._ci].toLowerCase();
   }
 
+  /** Caches an answer, evicting the oldest while over the entry count or the cost budget. */
+  #cacheStore(
+    req: EvdnsRequest,
+    cost: number,
+    ttl: number,
+    result: number,
+    rrs: DnsRR[],
+    addrs: string[],
+    cname: string | null,
+  ): void {
+    const cache = this.#cache;
+    const key = this.#cacheKey(req);
+    this.#cacheDelete(key);
+    while (
+      cache.size > 0 && (cache.size >= CACHE_MAX || this.#cacheCost + cost > dnsCacheLimits.maxCost)
+    ) {
+      this.#cacheDelete(cache.keys().next().value!);
+    }
+    const now = this._base._monoNow();
+    cache.set(key, {
+      expires: now + ttl * 1000,
+      stored: now,
+      cost,
+      result,
+      ttl,
+      rrs,
+      addrs,
+      cname,
+    });
+    this.#cacheCost += cost;
+  }
+
+  #cacheDelete(key: string): void {
+    const e = this.#cache.get(key);
+    if (e === undefined) return;
+    this.#cache.delete(key);
+    this.#cacheCost -= e.cost;
+  }
+
   /** Tries the current candidate: from the cache, or queued for the network. */
   #submit(req: EvdnsRequest): void {
     if (this.#cacheOn && (req._flags & DNS_QUERY_NO_CACHE) === 0 && req._probe === null) {
@@ -1053,7 +1139,7 @@ export class EvdnsBase {
           this.#answer(req, e.result, ttl, e.rrs, e.addrs, e.cname, false);
           return;
         }
-        this.#cache.delete(key);
+        this.#cacheDelete(key);
       }
     }
     if (this.#suspended || this.#nInflight >= this.#opts.maxInflight) {
@@ -1366,21 +1452,10 @@ export class EvdnsBase {
       fresh && this.#cacheOn && (req._flags & DNS_QUERY_NO_CACHE) === 0 && ttl > 0 &&
       (result === DNS_ERR_NONE || result === DNS_ERR_NOTEXIST || result === DNS_ERR_NODATA)
     ) {
-      const cache = this.#cache;
-      if (cache.size >= CACHE_MAX) {
-        const oldest = cache.keys().next().value;
-        if (oldest !== undefined) cache.delete(oldest);
+      const cost = entryCost(rrs, addrs, cname);
+      if (cost <= dnsCacheLimits.entryMaxCost) {
+        this.#cacheStore(req, cost, ttl, result, rrs, addrs, cname);
       }
-      const now = this._base._monoNow();
-      cache.set(this.#cacheKey(req), {
-        expires: now + ttl * 1000,
-        stored: now,
-        result,
-        ttl,
-        rrs,
-        addrs,
-        cname,
-      });
     }
     if (fresh) req._stored = -1;
     if (result !== DNS_ERR_NONE && req._ci + 1 < req._candidates.length) {
@@ -1694,6 +1769,7 @@ export class EvdnsBase {
     let res = ce.built.get(key);
     if (res === undefined) {
       res = buildAddrinfo(v4, v6, port, h, canon ? ce.canon : null);
+      if (ce.built.size >= GAI_BUILT_MAX) ce.built.clear();
       ce.built.set(key, res);
     }
     return res;
@@ -1776,11 +1852,8 @@ export class EvdnsBase {
     const cache = this.#gaiCache;
     let ce = cache.get(lower);
     if (ce === undefined) {
-      if (cache.size >= CACHE_MAX) {
-        const oldest = cache.keys().next().value;
-        if (oldest !== undefined) cache.delete(oldest);
-      }
-      ce = { v4: null, v4Exp: 0, v6: null, v6Exp: 0, canon: null, built: new Map() };
+      if (cache.size >= CACHE_MAX) this.#gaiDelete(cache.keys().next().value!);
+      ce = { v4: null, v4Exp: 0, v6: null, v6Exp: 0, canon: null, built: new Map(), cost: 0 };
       cache.set(lower, ce);
     }
     const now = this._base._monoNow();
@@ -1796,6 +1869,23 @@ export class EvdnsBase {
     }
     ce.canon = canon;
     ce.built.clear();
+    // Built results count twice over their lists: they are objects per address.
+    const cost = 3 * entryCost(NO_RRS, ce.v4 ?? NO_ADDRS, null) +
+      3 * entryCost(NO_RRS, ce.v6 ?? NO_ADDRS, canon);
+    this.#gaiCost += cost - ce.cost;
+    ce.cost = cost;
+    if (cost > dnsCacheLimits.entryMaxCost) {
+      this.#gaiDelete(lower);
+      return;
+    }
+    while (this.#gaiCost > dnsCacheLimits.maxCost) this.#gaiDelete(cache.keys().next().value!);
+  }
+
+  #gaiDelete(key: string): void {
+    const ce = this.#gaiCache.get(key);
+    if (ce === undefined) return;
+    this.#gaiCache.delete(key);
+    this.#gaiCost -= ce.cost;
   }
 
   #gaiStopSkew(g: EvdnsGetaddrinfoRequest): void {
