@@ -18,6 +18,20 @@ export interface ResolvConf {
 }
 
 /**
+ * A line without its comment (from `#`, or `;` too for resolv.conf). Not a regular expression:
+ * `.*$` cannot cross the `\r` of a CRLF file, so comments there were kept (and a line of many
+ * `#` backtracked quadratically).
+ */
+function stripComment(line: string, semicolon: boolean): string {
+  let cut = line.indexOf("#");
+  if (semicolon) {
+    const sc = line.indexOf(";");
+    if (sc >= 0 && (cut < 0 || sc < cut)) cut = sc;
+  }
+  return cut < 0 ? line : line.slice(0, cut);
+}
+
+/**
  * Parses resolv.conf text. Unknown directives (`sortlist`, `lookup`, …) are ignored; `#` and `;`
  * start comments.
  *
@@ -26,7 +40,7 @@ export interface ResolvConf {
 export function parseResolvConf(text: string): ResolvConf {
   const out: ResolvConf = { nameservers: [], search: null, options: [] };
   for (const raw of text.split("\n")) {
-    const line = raw.replace(/[#;].*$/, "").trim();
+    const line = stripComment(raw, true).trim();
     if (line === "") continue;
     const words = line.split(/\s+/);
     const key = words[0];
@@ -63,8 +77,10 @@ export interface HostsEntry {
  * @ignore
  */
 export function parseHosts(text: string, into: Map<string, HostsEntry>): void {
+  // Each name's addresses seen in this text: a Set per list instead of a scan per line.
+  const seen = new Map<string[], Set<string>>();
   for (const raw of text.split("\n")) {
-    const line = raw.replace(/#.*$/, "").trim();
+    const line = stripComment(raw, false).trim();
     if (line === "") continue;
     const words = line.split(/\s+/);
     if (words.length < 2) continue;
@@ -82,7 +98,12 @@ export function parseHosts(text: string, into: Map<string, HostsEntry>): void {
         into.set(name, e);
       }
       const list = v4 !== null ? e.v4 : e.v6;
-      if (!list.includes(addr)) list.push(addr);
+      let set = seen.get(list);
+      if (set === undefined) seen.set(list, set = new Set(list));
+      if (!set.has(addr)) {
+        set.add(addr);
+        list.push(addr);
+      }
     }
   }
 }

@@ -527,6 +527,13 @@ const CACHE_MAX = 16384;
  */
 export const dnsCacheLimits = { maxCost: 32 * 1024 * 1024, entryMaxCost: 2 * 1024 * 1024 };
 
+/** A search domain without leading dots or the trailing one ("" if nothing is left). */
+function searchDomain(domain: string): string {
+  let d = domain;
+  while (d.startsWith(".")) d = d.slice(1);
+  return d.endsWith(".") ? d.slice(0, -1) : d;
+}
+
 /** Rough memory held by decoded rdata: its strings and byte arrays, and a fixed part. */
 function dataCost(d: unknown): number {
   if (typeof d === "string") return 16 + d.length;
@@ -761,10 +768,12 @@ export class EvdnsBase {
     }
     if ((flags & DNS_OPTION_SEARCH) !== 0) {
       if (conf.search !== null) {
-        // A search/domain line replaces the list (libevent); searchAdd prepends, so add in
-        // reverse to keep file order.
+        // A search/domain line replaces the list (libevent), in file order.
         this.searchClear();
-        for (let i = conf.search.length - 1; i >= 0; i--) this.searchAdd(conf.search[i]);
+        for (const d of conf.search) {
+          const n = searchDomain(d);
+          if (n !== "") this.#search.push(n);
+        }
       } else if (this.#search.length === 0) {
         // No such line: domains added before stay; the hostname's domain only fills an empty list.
         let host = "";
@@ -894,11 +903,8 @@ export class EvdnsBase {
    * added with this method are tried in reverse order of the calls.
    */
   searchAdd(domain: string): void {
-    let d = domain;
-    while (d.startsWith(".")) d = d.slice(1);
-    if (d.endsWith(".")) d = d.slice(0, -1);
-    if (d === "") return;
-    this.#search.unshift(d);
+    const d = searchDomain(domain);
+    if (d !== "") this.#search.unshift(d);
   }
 
   /** Empties the search list. */
