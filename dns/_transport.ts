@@ -135,6 +135,8 @@ export class TcpChannel {
   closed = false;
   /** Queries waiting for a reply on this channel. */
   users = 0;
+  /** When the channel was opened (the loop's monotonic ms). */
+  readonly openedAt: number;
   #sink: PacketSink;
   #out: Uint8Array[] = [];
   #writing = false;
@@ -148,6 +150,7 @@ export class TcpChannel {
     this.#base = base;
     this.#sink = sink;
     this.server = server;
+    this.openedAt = base._monoNow();
     this.#idleMs = idleMs;
     // The idle timer must not keep the loop running: compensate its hold (see #armIdle).
     this.#idle = new InternalTimer(base, () => {

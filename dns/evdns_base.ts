@@ -1342,7 +1342,13 @@ export class EvdnsBase {
     }
     if (ns !== null && ++ns.timeouts >= this.#opts.maxTimeouts) this.#markDown(ns);
     const chan = req._chan;
-    if (req._tcp && chan !== null && !chan.closed) this.#resetTcp(req, chan);
+    // Only a connection open for a whole timeout is presumed stuck: one opened since (for the
+    // queries of the last reset) is not torn down again by every query that times out on it,
+    // which opened a connection per timed-out query and rescanned every query in flight each time.
+    if (
+      req._tcp && chan !== null && !chan.closed &&
+      this._base._monoNow() - chan.openedAt >= this.#opts.timeoutMs
+    ) this.#resetTcp(req, chan);
     if (req._tx >= this.#opts.attempts) {
       if (ns !== null) this.#markDown(ns);
       this.#endTransmission(req);

@@ -153,3 +153,47 @@ Deno.test("resolv.conf and hosts: CRLF lines lose their comments; big files pars
   assert.equal(search.length, 200_000);
   assert.ok(ms < 1500, `took ${ms.toFixed(0)} ms`);
 });
+
+Deno.test("resolver over TCP: a nameserver that accepts and never answers costs a connection per timeout period, not per query", async () => {
+  const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let conns = 0;
+  const open: Deno.Conn[] = [];
+  const reads: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const c of tcp) {
+      conns++;
+      open.push(c);
+      reads.push((async () => {
+        const b = new Uint8Array(65536);
+        try {
+          while ((await c.read(b)) !== null) { /* never answer */ }
+        } catch { /* closed */ }
+      })());
+    }
+  })().catch(() => {});
+  const base = new EventBase();
+  base.setLogCallback(() => {});
+  const dns = new EvdnsBase(base, 0);
+  try {
+    dns.nameserverIpAdd(`127.0.0.1:${(tcp.addr as Deno.NetAddr).port}`);
+    dns.setOption("use-vc", "");
+    dns.setOption("timeout:", "0.3");
+    dns.setOption("attempts:", "1");
+    const results: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      dns.resolveIpv4(`h${i}.example.test`, 0, (r) => results.push(r));
+    }
+    await bounded(base.dispatch(), 10_000, "300 lookups timing out");
+    assert.equal(results.length, 300);
+    // Each timed-out query used to close the connection its predecessor had just opened: 300
+    // connections. Now one per stuck period (64 queries in flight at a time).
+    assert.ok(conns <= 20, `${conns} connections`);
+  } finally {
+    dns.free(false);
+    base.free();
+    tcp.close();
+    for (const c of open) c.close();
+    await accepting;
+    await Promise.all(reads);
+  }
+});
