@@ -64,6 +64,13 @@ const R_LENGTH = 1;
 const R_CHUNKED = 2;
 const R_UNTIL_CLOSE = 3;
 
+/**
+ * Most requests a pipelining connection has on the wire at once. Without a cap the whole queue
+ * went out, and a server closing after each answer made every close send the rest again:
+ * quadratic in the queue (1 000 requests: 21 MB sent).
+ */
+const PIPELINE_MAX = 32;
+
 /** libevent's `HTTP_CONNECT_TIMEOUT` (45 s). @ignore */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 45_000;
 /** libevent's `HTTP_READ_TIMEOUT` / `HTTP_WRITE_TIMEOUT` (50 s). @ignore */
@@ -515,7 +522,7 @@ export class ClientConn implements ClientOwner {
     while (this.nSent < q.length) {
       if (this.nSent > 0) {
         // Pipelining: only requests that could be resent go behind others (RFC 9112 §9.3.2).
-        if (!this.pipelining || this.#noMoreSends) break;
+        if (!this.pipelining || this.#noMoreSends || this.nSent >= PIPELINE_MAX) break;
         if (!q[this.nSent - 1]!._cx!.bodySent || !q[this.nSent]!._cx!.resendable) break;
       }
       this.#writeRequest(q[this.nSent++]!, bev.getOutput());

@@ -360,6 +360,36 @@ Deno.test("client: a 32 MiB response head in 64 KiB writes is searched once (no 
   });
 });
 
+// With pipelining on, the whole queue used to go out at once; a server answering one request per
+// connection then made every close send all the rest again (1 000 requests: 21 MB). At most 32
+// are on the wire now, so the bytes sent grow linearly.
+Deno.test("client: pipelining to a server that closes after each answer sends a bounded window", async () => {
+  const N = 300;
+  let received = 0;
+  await withFake(async (conn) => {
+    const buf = new Uint8Array(65536);
+    let seen = "";
+    while (!seen.includes("\r\n\r\n")) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) return;
+      received += n;
+      seen += dec.decode(buf.subarray(0, n));
+    }
+    await writeAll(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+  }, async ({ port }) => {
+    await withClient(async (base, track) => {
+      const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
+      conn.setPipelining(true);
+      const all = Array.from({ length: N }, (_, i) => request(conn, EVHTTP_REQ_GET, `/r${i}`));
+      const out = await within(Promise.all(all), 20_000, null);
+      assert.ok(out !== null, "the requests did not finish");
+      assert.ok(out.every((o) => o.code === 200 && o.body === "ok"));
+    });
+  });
+  // About 40 bytes a request: N² / 2 of them would be 1.8 MB.
+  assert.ok(received < N * 33 * 60, `${received} bytes of requests for ${N} answers`);
+});
+
 // Hardening (libevent accepts it): a response nobody asked for, arriving in the same segment as
 // a real one, is not taken as the answer to the next queued request; the connection is dropped
 // and request 2 gets its real answer on a new one.
