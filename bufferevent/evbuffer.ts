@@ -246,6 +246,14 @@ export class Evbuffer {
   private _co = 0;
   private _cpos = 0;
   private _eolLen = 0;
+  /**
+   * How many bytes from the front a failed `readln` scanned without finding an end of line of
+   * style `_eolSeenStyle`: the next one resumes there, so a long line arriving read by read is
+   * scanned once (libevent rescans it from the start on every call: quadratic). Reset whenever
+   * the front changes.
+   */
+  private _eolSeen = 0;
+  private _eolSeenStyle = -1;
   /** Live range of the array `_front` returned. @ignore */
   _frontOff = 0;
   /**
@@ -533,7 +541,7 @@ export class Evbuffer {
    */
   readln(style: number): string | null {
     if (this._frozenFront) throw new EvbufferFrozenError("readln", true);
-    const pos = this._eol(0, style);
+    const pos = this._eolFront(style);
     if (pos < 0) return null;
     const line = pos === 0 ? "" : this._decodeFront(pos);
     const n = pos + this._eolLen;
@@ -546,7 +554,7 @@ export class Evbuffer {
   /** Like {@linkcode readln} but returns the line's raw bytes (a copy), for binary protocols. */
   readlnBytes(style: number): Uint8Array | null {
     if (this._frozenFront) throw new EvbufferFrozenError("readln", true);
-    const pos = this._eol(0, style);
+    const pos = this._eolFront(style);
     if (pos < 0) return null;
     const line = new Uint8Array(pos);
     if (pos !== 0) this._copyTo(line, 0, 0, pos);
@@ -1014,6 +1022,7 @@ export class Evbuffer {
     }
     this._h = h;
     this._len -= n;
+    this._eolSeen = 0;
     dst._len += moved;
     this._maybeCompact();
     if (dst._ncb !== 0) dst._fireAdd(n);
@@ -1142,6 +1151,7 @@ export class Evbuffer {
 
   /** Forgets every chunk (after they were moved away or released). */
   private _reset(): void {
+    this._eolSeen = 0;
     clearChain(this._c);
     this._h = 0;
     this._len = 0;
@@ -1161,6 +1171,7 @@ export class Evbuffer {
 
   /** Links `ch` at the front, reusing a drained slot when there is one. */
   private _unshift(ch: Chunk): void {
+    this._eolSeen = 0;
     if (this._h > 0) this._c[--this._h] = ch;
     else this._c.unshift(ch);
   }
@@ -1270,6 +1281,7 @@ export class Evbuffer {
 
   /** Removes the first `n` (≤ length) bytes from the chain; no callbacks. */
   private _cut(n: number): void {
+    this._eolSeen = 0;
     const c = this._c;
     if (n >= this._len) {
       if (c.length === 1 && this._h === 0) {
@@ -1446,6 +1458,7 @@ export class Evbuffer {
         const gone = ch.end - ch.off;
         lost += gone;
         this._len -= gone;
+        this._eolSeen = 0;
         ch.off = ch.end;
       }
       if (ch.off === ch.end) {
@@ -1584,7 +1597,19 @@ export class Evbuffer {
   }
 
   /** Position of the next EOL at or after `start` (length in `_eolLen`), or -1. */
-  private _eol(start: number, style: number): number {
+  /** The first end of line from the front, resuming after what a failed call scanned. */
+  private _eolFront(style: number): number {
+    const from = style === this._eolSeenStyle && this._eolSeen <= this._len ? this._eolSeen : 0;
+    const pos = this._eol(0, style, from);
+    if (pos < 0) {
+      this._eolSeen = this._len;
+      this._eolSeenStyle = style;
+    }
+    return pos;
+  }
+
+  /** Finds an end of line at or after `start`, scanning from `scanFrom` (known to hold none before). */
+  private _eol(start: number, style: number, scanFrom: number = start): number {
     if (
       style !== EVBUFFER_EOL_ANY && style !== EVBUFFER_EOL_CRLF &&
       style !== EVBUFFER_EOL_CRLF_STRICT && style !== EVBUFFER_EOL_LF &&
@@ -1599,7 +1624,7 @@ export class Evbuffer {
       if (start >= this._len) return -1;
     }
     const len = this._len;
-    this._seek(start);
+    this._seek(scanFrom);
     switch (style) {
       case EVBUFFER_EOL_LF:
       case EVBUFFER_EOL_NUL:

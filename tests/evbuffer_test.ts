@@ -26,6 +26,37 @@ function text(buf: Evbuffer): string {
   return buf.toString();
 }
 
+Deno.test("Evbuffer readln resumes after a failed scan, across split CRLFs, prepends and drains", () => {
+  const b = new Evbuffer();
+  b.add("abc\r");
+  assert.equal(b.readln(EVBUFFER_EOL_CRLF), null);
+  b.add("\ndef");
+  assert.equal(b.readln(EVBUFFER_EOL_CRLF), "abc", "the CR before the resume point still counts");
+  assert.equal(b.readln(EVBUFFER_EOL_CRLF), null);
+  b.prepend("new\n");
+  assert.equal(b.readln(EVBUFFER_EOL_CRLF), "new", "a prepend is searched again");
+  assert.equal(b.readln(EVBUFFER_EOL_ANY), null);
+  b.drain(1);
+  b.add("g\r\r\nh\n");
+  assert.equal(b.readln(EVBUFFER_EOL_ANY), "efg");
+  assert.equal(b.readln(EVBUFFER_EOL_LF), "h");
+  // Another style scans again from the front.
+  b.add("x\ny");
+  assert.equal(b.readln(EVBUFFER_EOL_NUL), null);
+  assert.equal(b.readln(EVBUFFER_EOL_LF), "x");
+  // A 4 MiB line arriving 1 KiB at a time, readln after each piece: linear (was 4.8 s).
+  const piece = new Uint8Array(1024).fill(0x61);
+  const big = new Evbuffer();
+  const t0 = performance.now();
+  for (let i = 0; i < 4096; i++) {
+    big.add(piece);
+    assert.equal(big.readln(EVBUFFER_EOL_ANY), null);
+  }
+  big.add("\n");
+  assert.equal(big.readln(EVBUFFER_EOL_ANY)!.length, 4096 * 1024);
+  assert.ok(performance.now() - t0 < 2000);
+});
+
 Deno.test("Evbuffer moving tiny reads of one block read by read keeps one chunk, not one per read", () => {
   const pool = new BlockPool(4096);
   const block = pool.acquire();
