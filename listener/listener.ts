@@ -187,8 +187,14 @@ export class EvConnListener {
         this.#hold();
         return;
       }
-      if (e instanceof Deno.errors.ConnectionAborted) {
-        // A client gave up before we took it (ECONNABORTED): libevent retries at once.
+      if (
+        e instanceof Deno.errors.ConnectionAborted || e instanceof Deno.errors.NotConnected ||
+        e instanceof Deno.errors.ConnectionReset
+      ) {
+        // A client gave up before we took it (ECONNABORTED; or reset after the accept, which
+        // Deno reports as ENOTCONN from its getpeername): that client's failure, not the
+        // listener's, so no back-off. libevent retries at once. Backing off here let a client
+        // resetting one connection a second keep the server from accepting anyone.
         this.#kick();
         return;
       }

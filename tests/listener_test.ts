@@ -6,6 +6,7 @@ import {
   LEV_OPT_REUSEABLE,
 } from "../listener/mod.ts";
 import { EventBase, EvError } from "../reactor/mod.ts";
+import { bounded } from "./_helpers.ts";
 
 const LOOP = { hostname: "127.0.0.1", port: 0 };
 
@@ -181,4 +182,61 @@ Deno.test("Unix socket listener", async () => {
   base.free();
   await Deno.remove(dir, { recursive: true });
   void lev;
+});
+
+// A client that resets its connection before the server takes it makes accept() fail with
+// ENOTCONN (Deno's getpeername); that is the client's failure, not the listener's. Backing off
+// on it (10 ms doubling to 1 s, per queued reset) let one reset a second keep a server from
+// accepting anyone: 10 queued resets delayed the next client 4.3 s.
+const python = (() => {
+  try {
+    return new Deno.Command("python3", { args: ["-c", "pass"] }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "listener: connections reset before their accept do not back the listener off",
+  ignore: !python,
+}, async () => {
+  const base = new EventBase();
+  const errors: Error[] = [];
+  let accepted = 0;
+  const lev = EvConnListener.newBind(
+    base,
+    (_l, conn) => {
+      accepted++;
+      conn.close();
+      base.loopbreak();
+    },
+    null,
+    LEV_OPT_CLOSE_ON_FREE,
+    -1,
+    { hostname: "127.0.0.1", port: 0 },
+  );
+  lev.setErrorCb((_l, e) => errors.push(e));
+  const port = (lev.addr as Deno.NetAddr).port;
+  try {
+    lev.disable(); // the resets queue up first, as they do while the loop is busy
+    const py = "import socket, struct\nfor i in range(10):\n    s = socket.socket()\n" +
+      `    s.connect(("127.0.0.1", ${port}))\n` +
+      '    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))\n' +
+      "    s.close()\n";
+    assert.ok((await new Deno.Command("python3", { args: ["-c", py] }).output()).success);
+    lev.enable();
+    const t0 = performance.now();
+    const c = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await bounded(base.dispatch(), 3000, "the normal client's accept");
+    } finally {
+      c.close();
+    }
+    assert.equal(accepted, 1);
+    assert.ok(performance.now() - t0 < 1000, `accepted after ${performance.now() - t0} ms`);
+    assert.deepEqual(errors, []);
+  } finally {
+    lev.free();
+    base.free();
+  }
 });
