@@ -78,7 +78,10 @@ export interface TlsSettings {
   handshakeTimeoutMs?: number;
 }
 
-/** Default deadline for a server-side handshake, so a stalled client cannot hold a connection. */
+/**
+ * Default deadline for a server-side handshake, so a stalled client cannot hold a bufferevent
+ * (Deno still keeps the TCP socket of a silent peer after the close: see the README).
+ */
 const DEFAULT_HANDSHAKE_MS = 10_000;
 
 function isTlsConn(c: Deno.Conn): c is Deno.TlsConn {
