@@ -25,9 +25,14 @@ function testPost(req: EvhttpRequest): void {
   req.sendReply(HTTP_OK, "Client is OK", `Test_post is OK! (${n} bytes)`);
 }
 
-/** `GET /hello/get` and `POST /hello/post`, with the seed's 5 s timeout. */
+/**
+ * `GET /hello/get` and `POST /hello/post`, with the seed's 5 s timeout. Request bodies are
+ * buffered whole before the handler runs, so they are capped (413 beyond 8 MiB): without a
+ * limit (libevent's default) one client announcing gigabytes makes the server hold them.
+ */
 export function addHelloRoutes(http: Evhttp): void {
   http.setCb("/hello/get", testGet);
   http.setCb("/hello/post", testPost);
   http.setTimeout(5000);
+  http.setMaxBodySize(8 * 1024 * 1024);
 }

@@ -1,5 +1,5 @@
 // The quick-start echo server: an EvConnListener and one Bufferevent per client, echoing with
-// addBuffer (zero copy).
+// addBuffer (zero copy), and no longer reading a client that does not read its echo.
 //
 //   deno run --allow-net examples/echo.ts [--port 9999] [--host 127.0.0.1]
 //
@@ -23,8 +23,22 @@ const base = new EventBase();
 const port = portFlag(9999);
 const host = flag("host", "127.0.0.1");
 
+/** Output past which we stop reading a client that does not read its echo (as libevent's le-proxy). */
+const OUT_HIGH = 1024 * 1024;
+
 function readCb(bev: Bufferevent): void {
   bev.getOutput().addBuffer(bev.getInput());
+  if (bev.getOutput().length >= OUT_HIGH) {
+    // Read no more until the client has taken most of it: the write callback then runs.
+    bev.disable(EV_READ);
+    bev.setWatermark(EV_WRITE, OUT_HIGH / 4, 0);
+  }
+}
+
+function writeCb(bev: Bufferevent): void {
+  if ((bev.getEnabled() & EV_READ) !== 0) return;
+  bev.setWatermark(EV_WRITE, 0, 0);
+  bev.enable(EV_READ);
 }
 
 function eventCb(bev: Bufferevent, what: number): void {
@@ -39,7 +53,7 @@ const listener = EvConnListener.newBind(
   (_lev, conn) => {
     console.log("accept a client");
     const bev = Bufferevent.socketNew(base, conn, BEV_OPT_CLOSE_ON_FREE);
-    bev.setcb(readCb, null, eventCb);
+    bev.setcb(readCb, writeCb, eventCb);
     bev.enable(EV_READ | EV_WRITE);
   },
   null,

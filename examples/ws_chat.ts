@@ -25,8 +25,14 @@ msg.onkeydown = (e) => { if (e.key === "Enter") { ws.send(msg.value); msg.value 
 </script>`;
 const dec = new TextDecoder();
 
+/** Output a client may leave unread before it is dropped. */
+const MAX_BEHIND = 1024 * 1024;
+
 const base = new EventBase();
 const http = new Evhttp(base);
+// A request head must arrive within 10 s; at most 1 000 clients (503 beyond).
+http.setHeaderTimeout(10000);
+http.setMaxConnections(1000);
 const room = new Set<EvwsConnection>();
 let nextId = 1;
 
@@ -40,7 +46,14 @@ http.setCb("/ws", (req) => {
   const ws = evwsNewSession(req, (from, type, data) => {
     if (type !== WS_TEXT_FRAME) return;
     const line = `${name}: ${dec.decode(data)}`;
-    for (const peer of room) if (peer !== from) peer.sendText(line);
+    for (const peer of room) {
+      if (peer === from) continue;
+      // A client that does not read what the room says is dropped rather than buffered for.
+      if ((peer.getBufferevent()?.getOutput().length ?? 0) > MAX_BEHIND) {
+        room.delete(peer);
+        peer.free();
+      } else peer.sendText(line);
+    }
   });
   if (ws === null) return; // not a WebSocket handshake: already answered 400
   room.add(ws);

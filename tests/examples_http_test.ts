@@ -3,6 +3,7 @@
 // files refused, one log line per request (also for what the library answers itself), SIGINT.
 import assert from "node:assert/strict";
 import { exchange } from "./_evhttp_helpers.ts";
+import { bounded } from "./_helpers.ts";
 import { Child } from "./interop/_spawn.ts";
 
 async function withFileServer(
@@ -118,5 +119,61 @@ Deno.test("ws_chat.ts: messages reach the other clients; the page is served; SIG
     assert.equal((await b.closed).code, 1001);
   } finally {
     if (!stopped) await server.stop("SIGINT");
+  }
+});
+
+Deno.test("http_server.ts refuses request bodies (413) instead of buffering them", async () => {
+  await withFileServer(async (port) => {
+    const r = (await exchange(
+      port,
+      "GET /a.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 8000000000\r\nConnection: close\r\n\r\n",
+    ))!;
+    assert.equal(r.status, 413);
+    assert.equal((await get(port, "/a.txt"))!.status, 200, "and keeps serving");
+  });
+});
+
+Deno.test("ws_chat.ts drops a client that does not read what the room says", async () => {
+  const server = Child.deno("examples/ws_chat.ts", ["--port", "0"]);
+  const enc = new TextEncoder();
+  try {
+    const port = await server.listeningPort();
+    // A raw client that completes the handshake and then never reads.
+    const idle = await Deno.connect({ hostname: "127.0.0.1", port });
+    await idle.write(enc.encode(
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ));
+    const b = wsClient(port);
+    await b.next(/^welcome, guest2 \(2 here\)/);
+    const c = wsClient(port); // reads everything: it tells when the room has had it all
+    await c.next(/^welcome, guest3 \(3 here\)/);
+    // 32 MB for the idle client: far past what the kernel buffers plus 1 MiB of output hold.
+    const big = "x".repeat(256 * 1024);
+    for (let i = 0; i < 128; i++) b.ws.send(big);
+    b.ws.send("done");
+    await c.next(/^guest2: done$/);
+    // The idle client, read at last: whatever was queued, then the end of the connection.
+    const buf = new Uint8Array(1 << 20);
+    let total = 0;
+    const drained = (async () => {
+      for (;;) {
+        const n = await idle.read(buf).catch(() => null);
+        if (n === null) break;
+        total += n;
+      }
+    })();
+    try {
+      await bounded(drained, 10_000, "the dropped client's end of stream");
+    } finally {
+      idle.close();
+    }
+    assert.ok(total < 32 * 1024 * 1024, `the idle client got ${total} bytes before being dropped`);
+    for (const x of [b, c]) {
+      x.ws.close();
+      await x.closed;
+    }
+  } finally {
+    await server.stop("SIGINT");
   }
 });

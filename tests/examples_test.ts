@@ -1,7 +1,7 @@
 // The buffered-connection examples run as subprocesses: echo_client.ts against echo.ts, and
 // two clients of chat.ts. (echo.ts with socat/nc and redis_ping.ts live in tests/interop/.)
 import assert from "node:assert/strict";
-import { readN } from "./_helpers.ts";
+import { bounded, readN } from "./_helpers.ts";
 import { Child } from "./interop/_spawn.ts";
 
 const enc = new TextEncoder();
@@ -77,5 +77,64 @@ Deno.test("chat.ts: a line from one client reaches the others, not the sender", 
     for (const c of conns) c.close();
     const st = await server.stop("SIGINT");
     assert.equal(st.code, 0, `chat.ts exit status (stderr: ${server.stderr})`);
+  }
+});
+
+Deno.test("echo.ts stops reading a client that does not read its echo, and resumes", async () => {
+  const server = Child.deno("examples/echo.ts", ["--port", "0"]);
+  try {
+    const port = await server.listeningPort();
+    const c = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      const chunk = new Uint8Array(64 * 1024).fill(0x61);
+      let written = 0;
+      let stalled: Promise<number> | null = null;
+      // Write without reading until a write stalls (the server no longer reads) or 64 MB went
+      // through (it reads on, buffering everything for us: the bug).
+      while (written < 64 * 1024 * 1024) {
+        const w = c.write(chunk);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const r = await Promise.race([
+          w,
+          new Promise<null>((res) => timer = setTimeout(() => res(null), 1000)),
+        ]);
+        clearTimeout(timer);
+        if (r === null) {
+          stalled = w;
+          break;
+        }
+        written += r;
+      }
+      assert.ok(stalled !== null, `wrote ${written} bytes without the server pushing back`);
+      // Reading the echo lets the server read again: everything comes back.
+      let got = 0;
+      let bad = 0;
+      let target = -1;
+      let done!: () => void;
+      const all = new Promise<void>((r) => done = r);
+      const buf = new Uint8Array(1 << 20);
+      const reading = (async () => {
+        for (;;) {
+          const n = await c.read(buf).catch(() => null);
+          if (n === null) return;
+          for (let i = 0; i < n; i++) if (buf[i] !== 0x61) bad++;
+          got += n;
+          if (target >= 0 && got >= target) done();
+        }
+      })();
+      written += await stalled;
+      target = written;
+      if (got >= target) done();
+      await bounded(all, 10_000, "the echo of everything written");
+      assert.equal(got, written);
+      assert.equal(bad, 0);
+      c.close(); // ends the reader
+      await reading;
+    } catch (e) {
+      c.close();
+      throw e;
+    }
+  } finally {
+    await server.stop("SIGINT");
   }
 });
