@@ -30,6 +30,7 @@ import {
 import {
   DNS_ERR_CANCEL,
   DNS_ERR_NODATA,
+  DNS_ERR_SERVERFAILED,
   DNS_ERR_SHUTDOWN,
   DNS_ERR_TIMEOUT,
   DNS_ERR_TRUNCATED,
@@ -547,6 +548,7 @@ export class EvdnsServerPort {
         this.#cb(req, this.#arg);
       } catch (e) {
         this.#base._reportError(e);
+        req.respond(DNS_ERR_SERVERFAILED); // a no-op if it was answered before the throw
       }
     }
     // Nothing can be staged while this runs (promise handlers wait for the loop to yield).
@@ -669,6 +671,9 @@ export class EvdnsServerPort {
         this.#cb(req, this.#arg);
       } catch (e) {
         this.#base._reportError(e);
+        // Unanswered, it would hold the client's slot for ever (a half-closed client waits for
+        // its pending answers with reading off and no timer left to end it).
+        req.respond(DNS_ERR_SERVERFAILED); // a no-op if it was answered before the throw
       }
     }
   }

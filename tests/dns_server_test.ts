@@ -560,7 +560,7 @@ Deno.test("server: respond() code mapping and misuse", async () => {
   }
 });
 
-Deno.test("server: a throwing callback is logged; respond after close() is a no-op", async () => {
+Deno.test("server: a throwing callback is logged and its query gets SERVFAIL; respond after close() is a no-op", async () => {
   const kept: EvdnsServerRequest[] = [];
   let first = true;
   const h = new UdpHarness((req) => {
@@ -571,7 +571,8 @@ Deno.test("server: a throwing callback is logged; respond after close() is a no-
     kept.push(req);
     if (kept.length === 1) ZONE_HANDLER(req);
   });
-  await h.send(encodeQuery(1, "a.test", DNS_TYPE_A));
+  const failed = (await h.query("a.test", DNS_TYPE_A, { id: 1 })).msg;
+  assert.deepEqual([failed.id, failed.flags & 0xf], [1, 2]);
   const { msg } = await h.query("a.test", DNS_TYPE_A, { id: 2 });
   assert.equal(msg.id, 2);
   assert.ok(h.logs.some((l) => l.includes("boom")));
@@ -696,6 +697,26 @@ Deno.test("server TCP: a half-closed client still gets its answers", async () =>
     const m = await readFrame(conn);
     assert.equal(m.id, 9);
     assert.equal(await readExactly(conn, 1), null, "closed after the answer");
+  } finally {
+    conn.close();
+    await h.close();
+  }
+});
+
+Deno.test("server TCP: a callback that throws gets its query SERVFAIL; the half-closed client is released", async () => {
+  const h = new TcpHarness(() => {
+    throw new Error("handler bug");
+  });
+  h.base.setLogCallback(() => {});
+  const conn = await h.connect();
+  try {
+    await conn.write(frame(encodeQuery(5, "a.test", DNS_TYPE_A)));
+    await conn.closeWrite();
+    const m = await readFrame(conn);
+    assert.deepEqual([m.id, m.flags & 0xf], [5, 2], "SERVFAIL");
+    // Unanswered, the request kept the slot with reading off and no timer: for ever.
+    assert.equal(await readExactly(conn, 1), null, "closed after the answer");
+    while (h.port.clientCount !== 0) await new Promise((res) => setTimeout(res, 1));
   } finally {
     conn.close();
     await h.close();
