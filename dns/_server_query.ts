@@ -15,6 +15,11 @@ export const QUERY_FORMERR = 1;
 export const QUERY_NOTIMPL = 4;
 /** Send nothing: no header, or a response (answering it could start a reflection loop). @ignore */
 export const QUERY_DROP = -1;
+/**
+ * Answer BADVERS (extended rcode 16, RFC 6891 §6.1.3): an EDNS version this server does not
+ * speak (only 0 exists). @ignore
+ */
+export const QUERY_BADVERS = 16;
 
 const TYPE_OPT = 41;
 const NO_QUESTIONS: DnsQuestion[] = [];
@@ -56,7 +61,7 @@ function skipName(buf: Uint8Array, off: number, len: number): number {
 
 /**
  * Reads `buf` into `out` and says what to do with it: `QUERY_OK`, `QUERY_FORMERR`,
- * `QUERY_NOTIMPL` or `QUERY_DROP`. A query must carry exactly one question (RFC 9619); the
+ * `QUERY_NOTIMPL`, `QUERY_BADVERS` or `QUERY_DROP`. A query must carry exactly one question (RFC 9619); the
  * records after it are only walked to find a well-formed OPT (RFC 6891).
  *
  * @ignore
@@ -110,5 +115,6 @@ export function parseServerQuery(buf: Uint8Array, out: ParsedQuery): number {
   if (pos < 0) return QUERY_FORMERR;
   out.edns = edns;
   if (((flags >> 11) & 0xf) !== 0) return QUERY_NOTIMPL;
+  if (edns !== null && edns.version > 0) return QUERY_BADVERS;
   return QUERY_OK;
 }

@@ -1401,7 +1401,9 @@ function writeResponse(w: DnsWriter, msg: DnsMessageInit, maxSize: number | unde
     const keptAr = keep - keptAn - keptNs;
     const withOpt = optSize > 0 && fitEnd + optSize <= limit;
     w.setCounts(qd, keptAn, keptNs, keptAr + (withOpt ? 1 : 0));
-    w.setFlags(flags | FLAG_TC);
+    // TC only when the question, an answer or an authority record was cut: additional data that
+    // does not fit is simply left out (RFC 2181 §9), a resolver need not retry over TCP for it.
+    if (qd < questions.length || keep < an + ns) w.setFlags(flags | FLAG_TC);
     if (optSize > 0 && !withOpt) return;
   }
   if (edns !== undefined) w.opt(edns.udpSize, rcode >> 4, edns.version, edns.do);

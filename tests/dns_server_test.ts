@@ -837,3 +837,44 @@ Deno.test("server: evdeno's resolver against evdeno's server over UDP and TCP", 
     base.free();
   }
 });
+
+Deno.test("server: an EDNS version other than 0 gets BADVERS, with a version 0 OPT and no answers", async () => {
+  const h = new UdpHarness(ZONE_HANDLER);
+  try {
+    const q = encodeQuery(7, "a.test", DNS_TYPE_A, { ednsUdpSize: 1232 });
+    q[q.length - 5] = 1; // the OPT's VERSION byte
+    const msg = parseMessage(await h.ask(q))!;
+    assert.equal(msg.id, 7);
+    assert.equal(msg.rcode, 16, "BADVERS: rcode 0 in the header, 1 in the OPT");
+    assert.equal(msg.answers.length, 0);
+    assert.equal(msg.edns?.version, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("server: additional records that do not fit are left out without TC; cut answers set it", async () => {
+  const h = new UdpHarness((req) => {
+    const name = req.questions[0]!.name;
+    req.addAReply(name, Array.from({ length: 6 }, (_, i) => `192.0.2.${i + 1}`), 60);
+    const count = name.startsWith("many") ? 40 : 6;
+    for (let i = 0; i < 40; i++) {
+      const sec = name.startsWith("many") ? EVDNS_ANSWER_SECTION : EVDNS_ADDITIONAL_SECTION;
+      if (i < count) {
+        req.addReply(sec, `extra${i}.${name}`, DNS_TYPE_TXT, DNS_CLASS_INET, 60, "x".repeat(60));
+      }
+    }
+    req.respond(DNS_ERR_NONE);
+  });
+  try {
+    const some = (await h.query("add.test", DNS_TYPE_A)).msg;
+    assert.equal(some.answers.length, 6);
+    assert.ok(some.additional.length < 6, "some additional records were left out");
+    assert.equal(some.tc, false, "no TC for additional data alone (RFC 2181 §9)");
+    const many = (await h.query("many.test", DNS_TYPE_A)).msg;
+    assert.ok(many.answers.length < 46);
+    assert.equal(many.tc, true);
+  } finally {
+    await h.close();
+  }
+});
