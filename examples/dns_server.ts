@@ -71,10 +71,20 @@ const zones: Zone[] = zone.zones.map((z) => {
   return { origin, dotOrigin: "." + origin, soa: z.soa };
 });
 
+/** Whether the "." at `i` separates labels (it is not escaped by an odd run of backslashes). */
+function isLabelDot(name: string, i: number): boolean {
+  let n = 0;
+  while (i - n - 1 >= 0 && name.charCodeAt(i - n - 1) === 0x5c) n++;
+  return n % 2 === 0;
+}
+
 function zoneOf(name: string): Zone | null {
   let best: Zone | null = null;
   for (const z of zones) {
-    const inside = name === z.origin || name.endsWith(z.dotOrigin);
+    // Label by label: "www\.example.test" is the label "www.example" in "test", not in
+    // "example.test".
+    const inside = name === z.origin ||
+      (name.endsWith(z.dotOrigin) && isLabelDot(name, name.length - z.dotOrigin.length));
     if (inside && (best === null || z.origin.length > best.origin.length)) best = z;
   }
   return best;

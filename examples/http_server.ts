@@ -135,7 +135,10 @@ function serve(req: EvhttpRequest): void {
     }
     if (st.isDirectory) {
       if (!urlPath.endsWith("/")) {
-        req.getOutputHeaders().add("Location", req.getEvhttpUri().path + "/");
+        // Built from the checked path, one encoded segment at a time: the raw path could start
+        // with "//" and send the browser to another host.
+        const segs = urlPath.split("/").filter((x) => x !== "").map(evhttpEncodeUri);
+        req.getOutputHeaders().add("Location", "/" + segs.map((x) => x + "/").join(""));
         req.sendReply(301, null);
         return;
       }

@@ -50,7 +50,12 @@ Deno.test("http_server.ts: files, types, listings, traversal, non-regular files,
     assert.equal(head.headers.get("content-length"), "6");
 
     // Listings: names escaped in the text and encoded in the links.
-    assert.equal((await get(port, "/sub%20dir"))!.status, 301);
+    const moved = (await get(port, "/sub%20dir"))!;
+    assert.equal(moved.status, 301);
+    assert.equal(moved.headers.get("location"), "/sub%20dir/");
+    // An absolute-form target with "//" must not redirect to another host ("//sub dir/").
+    const abs = (await get(port, "http://h//sub%20dir"))!;
+    if (abs.status === 301) assert.equal(abs.headers.get("location"), "/sub%20dir/");
     const list = (await get(port, "/sub%20dir/"))!;
     assert.equal(list.status, 200);
     assert.ok(list.text.includes("&lt;b&gt;&amp;.txt"), list.text);

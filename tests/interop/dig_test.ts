@@ -252,6 +252,11 @@ for (
           ]);
           assert.ok(plain.flags.includes("tc"), `flags ${plain.flags}`);
         });
+        await t.step("a name outside the zone only by an escaped dot is refused", async () => {
+          // "www\.example" is one label under "test": not in example.test.
+          const r = await run(tool.bin, [...at, "www\\.example.test", "A"]);
+          assert.equal(r.status, "REFUSED", r.text);
+        });
         await t.step("udp: large TXT retried over TCP by default is complete", async () => {
           const r = await run(tool.bin, [...at, "big.example.test", "TXT"]);
           checkBigComplete(r);
