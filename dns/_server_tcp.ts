@@ -27,6 +27,8 @@ export class TcpClient {
   eof = false;
   /** Closed; requests answered later are dropped silently. */
   gone = false;
+  /** When the incomplete frame in the input began arriving (loop ms), -1 if none. */
+  frameStart = -1;
   /** Binds a client to its port, connection and peer address. */
   constructor(
     readonly port: TcpClientOwner,

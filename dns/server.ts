@@ -648,12 +648,16 @@ export class EvdnsServerPort {
     const c = client as TcpClient;
     const input = c.bev.getInput();
     const parsed = this.#parsed;
+    let framed = false;
     while (!c.gone && !this.#closed) {
       const have = input.length;
-      if (have < 2) return;
-      const head = input.pullup(2)!;
-      const len = (head[0] << 8) | head[1];
-      if (have < 2 + len) return;
+      const head = have < 2 ? null : input.pullup(2)!;
+      const len = head === null ? -1 : (head[0] << 8) | head[1];
+      if (len < 0 || have < 2 + len) {
+        this.#partialFrame(c, have, framed);
+        return;
+      }
+      framed = true;
       const frame = input.pullup(2 + len)!.subarray(2, 2 + len);
       const status = parseServerQuery(frame, parsed);
       input.drain(2 + len);
@@ -676,6 +680,21 @@ export class EvdnsServerPort {
         req.respond(DNS_ERR_SERVERFAILED); // a no-op if it was answered before the throw
       }
     }
+  }
+
+  /**
+   * Bytes of an incomplete frame are waiting. The idle timeout restarts with every byte, so a
+   * client dripping a byte at a time could hold a slot for ever (ten such held every slot): a
+   * frame must also arrive whole within the idle timeout of its first byte.
+   */
+  #partialFrame(c: TcpClient, have: number, framed: boolean): void {
+    if (have === 0) {
+      c.frameStart = -1;
+      return;
+    }
+    const now = this.#base._monoNow();
+    if (framed || c.frameStart < 0) c.frameStart = now;
+    else if (this.#idleMs > 0 && now - c.frameStart > this.#idleMs) this._tcpClose(c);
   }
 
   /** Queues a framed reply on a TCP client. */

@@ -52,7 +52,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The decoded request path, or null when it must be refused (traversal, NUL, encoded `/`). */
 function safePath(req: EvhttpRequest): string | null {
-  const raw = req.getEvhttpUri().path ?? "/";
+  // An absolute-form target without a path ("http://host") asks for the root (RFC 9112 §3.2.2).
+  const raw = req.getEvhttpUri().path || "/";
   if (!raw.startsWith("/")) return null;
   // An encoded slash would let "%2e%2e%2f" hide a ".." segment: refuse it outright.
   if (/%2f|%5c/i.test(raw)) return null;

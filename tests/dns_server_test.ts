@@ -740,6 +740,29 @@ Deno.test("server TCP: a client stalling mid-frame is closed by the idle timeout
   }
 });
 
+Deno.test("server TCP: a client dripping a frame byte by byte is closed once the frame is overdue", async () => {
+  const h = new TcpHarness(ZONE_HANDLER, (p) => p.setOption(EVDNS_SOPT_TCP_IDLE_TIMEOUT, 150));
+  const conn = await h.connect();
+  try {
+    const f = frame(encodeQuery(1, "a.test", DNS_TYPE_A));
+    const t0 = performance.now();
+    // Each byte comes well within the idle timeout, so only a deadline per frame ends this.
+    let i = 0;
+    for (; i < f.length - 1; i++) {
+      if (await conn.write(f.subarray(i, i + 1)).then(() => false, () => true)) break;
+      await new Promise((res) => setTimeout(res, 40));
+      if (h.port.clientCount === 0) break;
+    }
+    assert.ok(i < f.length - 1, "the whole frame was dripped without a cut");
+    assert.equal(await readExactly(conn, 1), null, "closed");
+    assert.ok(performance.now() - t0 < 3000);
+    assert.equal(h.port.clientCount, 0);
+  } finally {
+    conn.close();
+    await h.close();
+  }
+});
+
 Deno.test("server TCP: connections beyond the client limit are closed", async () => {
   const h = new TcpHarness(ZONE_HANDLER, (p) => p.setOption(EVDNS_SOPT_TCP_MAX_CLIENTS, 1));
   const c1 = await h.connect();
