@@ -56,6 +56,12 @@ import {
 import { reasonPhrase, statusAllowsBody } from "./status.ts";
 import { evhttpHtmlescape, requestPath } from "./uri.ts";
 
+/**
+ * How long a request whose client sent EOF keeps the connection when no read timeout is set
+ * (libevent's HTTP read timeout). Module-wide; tests lower it.
+ * @ignore
+ */
+export const eofGrace = { ms: 50_000 };
 const S_HEAD = 0;
 const S_BODY = 1;
 const S_HANDLING = 2;
@@ -1358,8 +1364,10 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   }
 
   #armEofTimer(): void {
-    const ms = this._readTimeout;
-    if (ms <= 0) return;
+    // Without a read timeout (the server default, as libevent's) a peer gone for good would pin
+    // the connection for ever (long polls: every setMaxConnections slot): libevent's HTTP read
+    // timeout, 50 s, is the grace a half-closed client gets instead.
+    const ms = this._readTimeout > 0 ? this._readTimeout : eofGrace.ms;
     const t = this.#eofTimer ??= new InternalTimer(this._base, () => {
       const req = this.req;
       // Not begun, or a streamed reply that sent nothing for a whole read timeout: a client that

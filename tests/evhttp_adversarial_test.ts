@@ -15,6 +15,7 @@ import {
 } from "../evhttp/mod.ts";
 import { EV_TIMEOUT } from "../reactor/mod.ts";
 import { InternalTimer } from "../reactor/_internal_timer.ts";
+import { eofGrace } from "../evhttp/_server_conn.ts";
 import { BEV_OPT_CLOSE_ON_FREE, Bufferevent } from "../bufferevent/mod.ts";
 import { RawClient, Reader, withClient, withFake, withServer } from "./_evhttp_helpers.ts";
 
@@ -1007,6 +1008,33 @@ Deno.test("read timeout does not fire 408 on a request pipelined behind a large 
     assert.equal(small?.status, 200, `the pipelined request got ${small?.status}`);
     assert.equal(small?.text, "small");
   });
+});
+
+// With no read timeout set (the server default, as in libevent) the same peer used to pin the
+// connection for ever: long polls abandoned by their clients filled every setMaxConnections slot.
+// The grace is then libevent's HTTP read timeout (50 s; lowered here).
+Deno.test("a closed peer whose handler never replies is let go after a grace even without a read timeout", async () => {
+  const errors: number[] = [];
+  let held: EvhttpRequest | null = null;
+  const saved = eofGrace.ms;
+  eofGrace.ms = 200;
+  try {
+    await withServer((http) => {
+      http.setGencb((req) => {
+        held = req;
+        req.setErrorCb((kind) => errors.push(kind));
+      });
+    }, async ({ port, http }) => {
+      const c = await RawClient.connect(port);
+      await c.send("GET /poll HTTP/1.1\r\nHost: h\r\n\r\n");
+      await until(() => held !== null, 1000, "the handler");
+      c.close();
+      await until(() => http.getConnectionCount() === 0, 2000, "the connection to go");
+      assert.deepEqual(errors, [EVREQ_HTTP_EOF]);
+    });
+  } finally {
+    eofGrace.ms = saved;
+  }
 });
 
 // A peer that closes for good while its request is in the handler looks like a half-close: the
