@@ -762,7 +762,11 @@ export class Evbuffer {
   toString(): string {
     const n = this._len;
     if (n === 0) return "";
-    if (this._nFiles !== 0) this._need(n);
+    if (this._nFiles !== 0) {
+      this._need(n);
+      // A file that came up short may have left nothing.
+      if (this._len === 0) return "";
+    }
     return this._decodeFront(this._len);
   }
 

@@ -71,6 +71,9 @@ const R_UNTIL_CLOSE = 3;
  */
 const PIPELINE_MAX = 32;
 
+/** Interim (1xx) responses accepted before a request's final one. */
+const MAX_INTERIM = 32;
+
 /** libevent's `HTTP_CONNECT_TIMEOUT` (45 s). @ignore */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 45_000;
 /** libevent's `HTTP_READ_TIMEOUT` / `HTTP_WRITE_TIMEOUT` (50 s). @ignore */
@@ -498,6 +501,7 @@ export class ClientConn implements ClientOwner {
     for (let i = 0; i < n; i++) {
       const cx = this.queue.at(i)._cx!;
       cx.headSent = cx.bodySent = cx.waitContinue = false;
+      cx.interims = 0;
     }
     this.nSent = 0;
     this.#rstate = R_HEAD;
@@ -722,7 +726,16 @@ export class ClientConn implements ClientOwner {
     const cx = req._cx!;
     const code = head.code;
     if (code < 200 && code !== 101) {
-      // Interim responses are skipped; 100 releases a body held back for it.
+      // Interim responses are skipped, but not without end: each resets the read timeout, so
+      // a server sending 103s for ever kept a request (and evhttpFetch's promise) open for ever.
+      if (++cx.interims > MAX_INTERIM) {
+        this.#failCurrent(
+          EVREQ_HTTP_INVALID_HEADER,
+          new EvError(`more than ${MAX_INTERIM} interim (1xx) responses`),
+        );
+        return false;
+      }
+      // 100 releases a body held back for it.
       if (code === 100 && cx.waitContinue) {
         cx.waitContinue = false;
         this.#writeBody(req, bev.getOutput());

@@ -77,6 +77,8 @@ export class ClientReqState {
   bodySent = false;
   /** The body waits for `100 Continue`. */
   waitContinue = false;
+  /** Interim (1xx) responses received so far. */
+  interims = 0;
   /** The request said `Connection: close`. */
   closeReq = false;
   /** Safe to send again on a new connection (idempotent, no body). */

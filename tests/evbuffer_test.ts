@@ -26,6 +26,21 @@ function text(buf: Evbuffer): string {
   return buf.toString();
 }
 
+Deno.test("Evbuffer toString of a file segment whose file was truncated is empty, not a TypeError", () => {
+  const path = Deno.makeTempFileSync();
+  try {
+    Deno.writeTextFileSync(path, "hello");
+    const b = new Evbuffer();
+    b.addFile(Deno.openSync(path, { read: true }), 0, 5);
+    Deno.truncateSync(path, 0);
+    assert.equal(b.toString(), "");
+    assert.equal(b.length, 0);
+    b.free();
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
 Deno.test("Evbuffer readln resumes after a failed scan, across split CRLFs, prepends and drains", () => {
   const b = new Evbuffer();
   b.add("abc\r");

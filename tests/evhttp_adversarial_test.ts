@@ -391,6 +391,29 @@ Deno.test("client: pipelining to a server that closes after each answer sends a 
   assert.ok(received < N * 33 * 60, `${received} bytes of requests for ${N} answers`);
 });
 
+// Each interim response restarts the read timeout, so a server sending 103s for ever used to keep
+// a request (and evhttpFetch's promise) open for ever; at most 32 are taken.
+Deno.test("client: endless interim (1xx) responses fail the request; a few are skipped", async () => {
+  await withFake(async (conn, index) => {
+    const r = new Reader(conn);
+    await r.request();
+    const n = index === 0 ? 10 : 1000;
+    await writeAll(conn, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n".repeat(n));
+    if (index === 0) await writeAll(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    await r.request();
+  }, async ({ port }) => {
+    await withClient(async (base, track) => {
+      const ok = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
+      const first = await within(request(ok, EVHTTP_REQ_GET, "/"), 5000, null);
+      assert.deepEqual([first?.code, first?.body], [200, "ok"]);
+      const flood = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
+      const o = await within(request(flood, EVHTTP_REQ_GET, "/"), 5000, null);
+      assert.ok(o !== null, "the request neither failed nor completed");
+      assert.deepEqual([o.code, o.kind], [0, EVREQ_HTTP_INVALID_HEADER]);
+    });
+  });
+});
+
 // Hardening (libevent accepts it): a response nobody asked for, arriving in the same segment as
 // a real one, is not taken as the answer to the next queued request; the connection is dropped
 // and request 2 gets its real answer on a new one.
