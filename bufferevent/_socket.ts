@@ -134,6 +134,8 @@ export class SocketBackend implements BevBackend {
   #onRead: (n: number | null) => void;
   #onReadErr: (e: unknown) => void;
   #onWrote: (n: number) => void;
+  /** `free()` found a write in flight: the output is freed when it completes. */
+  #freeOutputAfterWrite = false;
   #onWriteErr: (e: unknown) => void;
 
   #tls: TlsSettings | null;
@@ -179,6 +181,7 @@ export class SocketBackend implements BevBackend {
     this.#onWrote = (n) => this.#writeCompleted(n);
     this.#onWriteErr = (e) => {
       this.#writing = false;
+      if (this.#outputFreedAfterWrite()) return;
       this.#writeErr = e;
       this.#queue(ST_WROTE);
     };
@@ -368,7 +371,10 @@ export class SocketBackend implements BevBackend {
     this.#block = null;
     this.#readView = null;
     bev._input.free();
+    // A write in flight still reads from the output's chunks: free them once it is done (file
+    // segments closed, reference cleanups run), not never.
     if (!inFlightWrite) bev._output.free();
+    else this.#freeOutputAfterWrite = true;
   }
 
   connect(addr: Deno.ConnectOptions | Deno.UnixConnectOptions, verifyHost?: string): void {
@@ -632,10 +638,18 @@ export class SocketBackend implements BevBackend {
     else this.conn.write(chunk).then(this.#onWrote, this.#onWriteErr);
   }
 
+  /** Freed while a write was in flight: the output is released now that it is done. */
+  #outputFreedAfterWrite(): boolean {
+    if (!this.#freeOutputAfterWrite) return false;
+    this.#freeOutputAfterWrite = false;
+    this.bev._output.free();
+    return true;
+  }
+
   #writeCompleted(n: number): void {
     this.#writing = false;
     const bev = this.bev;
-    if (this.#closed || bev._freed) return;
+    if (this.#outputFreedAfterWrite() || this.#closed || bev._freed) return;
     // Write progress for the read-ahead cap's stall check (no timer work per write).
     this.#writes++;
     this.#stallBudget = 0;

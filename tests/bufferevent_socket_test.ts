@@ -11,7 +11,7 @@ import {
   BEV_OPT_DEFER_CALLBACKS,
   Bufferevent,
 } from "../bufferevent/mod.ts";
-import { EV_READ, EV_WRITE, EventBase } from "../reactor/mod.ts";
+import { EV_READ, EV_WRITE, EventBase, EVLOOP_NONBLOCK } from "../reactor/mod.ts";
 import {
   connectedPair,
   listenLoopback,
@@ -473,4 +473,35 @@ Deno.test("observed writes: a write completion queued behind a read never resend
   c.close();
   l.close();
   base.free();
+});
+
+Deno.test("free() with a write in flight releases the output once that write is done (cleanups run, files close)", async () => {
+  const base = new EventBase();
+  const [peer, server, listener] = await connectedPair();
+  const path = Deno.makeTempFileSync();
+  try {
+    Deno.writeFileSync(path, new Uint8Array(4 * 1024 * 1024));
+    const bev = Bufferevent.socketNew(base, server, BEV_OPT_CLOSE_ON_FREE);
+    let cleaned = 0;
+    // More than the socket buffers take while the peer does not read: a write stays in flight.
+    bev.getOutput().addReference(new Uint8Array(8 * 1024 * 1024), () => cleaned++);
+    const file = Deno.openSync(path, { read: true });
+    bev.getOutput().addFile(file, 0, 4 * 1024 * 1024);
+    bev.enable(EV_WRITE);
+    await base.loop(EVLOOP_NONBLOCK);
+    bev.free();
+    // The write in flight ends when the peer goes (Deno finishes a write even on a closed
+    // resource); then the output is released. It was never released before.
+    peer.close();
+    for (let i = 0; cleaned === 0 && i < 1000; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(cleaned, 1);
+    assert.throws(() => file.statSync(), "the file segment was closed");
+  } finally {
+    try {
+      peer.close();
+    } catch { /* closed above */ }
+    listener.close();
+    base.free();
+    Deno.removeSync(path);
+  }
 });
