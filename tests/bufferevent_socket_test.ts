@@ -478,14 +478,14 @@ Deno.test("observed writes: a write completion queued behind a read never resend
 Deno.test("free() with a write in flight releases the output once that write is done (cleanups run, files close)", async () => {
   const base = new EventBase();
   const [peer, server, listener] = await connectedPair();
-  const path = Deno.makeTempFileSync();
+  const path = await Deno.makeTempFile();
   try {
-    Deno.writeFileSync(path, new Uint8Array(4 * 1024 * 1024));
+    await Deno.writeFile(path, new Uint8Array(4 * 1024 * 1024));
     const bev = Bufferevent.socketNew(base, server, BEV_OPT_CLOSE_ON_FREE);
     let cleaned = 0;
     // More than the socket buffers take while the peer does not read: a write stays in flight.
     bev.getOutput().addReference(new Uint8Array(8 * 1024 * 1024), () => cleaned++);
-    const file = Deno.openSync(path, { read: true });
+    const file = await Deno.open(path, { read: true });
     bev.getOutput().addFile(file, 0, 4 * 1024 * 1024);
     bev.enable(EV_WRITE);
     await base.loop(EVLOOP_NONBLOCK);
@@ -502,6 +502,6 @@ Deno.test("free() with a write in flight releases the output once that write is 
     } catch { /* closed above */ }
     listener.close();
     base.free();
-    Deno.removeSync(path);
+    await Deno.remove(path);
   }
 });
