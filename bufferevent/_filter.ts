@@ -31,6 +31,7 @@ function passThrough(src: Evbuffer, dst: Evbuffer, limit: number): number {
 class PullEntry extends ActiveEntry {
   constructor(readonly fb: FilterBackend) {
     super();
+    this._later = true;
   }
   _run(): void {
     this.fb._pull();

@@ -21,6 +21,7 @@ import {
 class PairEntry extends ActiveEntry {
   constructor(readonly pb: PairBackend) {
     super();
+    this._later = true;
   }
   _run(): void {
     this.pb.transfer(false);

@@ -120,6 +120,7 @@ class DeferredCbs extends ActiveEntry {
   events = 0;
   constructor(readonly bev: Bufferevent) {
     super();
+    this._later = true;
   }
   _run(): void {
     this.bev._runDeferred(this);

@@ -20,6 +20,13 @@ export abstract class ActiveEntry {
   _queued = false;
   /** Priority queue index, 0 = most urgent. @ignore */
   _pri = 0;
+  /**
+   * A deferred callback (libevent's `event_callback_activate_later`): activated while a pass
+   * runs, it waits for the next pass instead of joining the running queue. @ignore
+   */
+  _later = false;
+  /** Linked in the base's run-later list rather than a priority queue. @ignore */
+  _inLater = false;
   /** Runs the entry; called by the base with the entry already unlinked. @ignore */
   abstract _run(): void;
 }

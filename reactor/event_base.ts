@@ -90,6 +90,8 @@ export class EventBase {
   #timerId = 0;
   #armedDeadline = Infinity;
   #inPass = false;
+  /** Deferred callbacks activated during the current pass: they run in the next one. */
+  #later = new ActiveQueue();
   #cachedWall = 0;
   #cachedMono = 0;
   #log: LogCallback | null = null;
@@ -318,6 +320,11 @@ export class EventBase {
         e._queued = false;
       }
     }
+    let l: ActiveEntry | null;
+    while ((l = this.#later.head) !== null) {
+      this.#later.unlink(l);
+      l._queued = l._inLater = false;
+    }
     this._nActive = 0;
     this.#signals.clear();
     this.#clearTimer();
@@ -444,6 +451,15 @@ export class EventBase {
   _activateEntry(e: ActiveEntry): void {
     if (e._queued || this.#freed) return;
     e._queued = true;
+    if (e._later && this.#inPass) {
+      // Deferred callbacks scheduled by a pass run in the next one (after timers and I/O get a
+      // turn), as libevent's do: a pair whose write callback refills what the other end's read
+      // callback drains would otherwise keep one pass (and the whole runtime) busy for ever.
+      e._inLater = true;
+      this.#later.push(e);
+      this._nActive++;
+      return;
+    }
     let pri = e._pri;
     const qs = this._queues;
     if (pri >= qs.length) pri = e._pri = qs.length - 1;
@@ -459,7 +475,10 @@ export class EventBase {
   /** @ignore */
   _deactivate(e: ActiveEntry): void {
     if (!e._queued) return;
-    this._queues[e._pri]!.unlink(e);
+    if (e._inLater) {
+      this.#later.unlink(e);
+      e._inLater = false;
+    } else this._queues[e._pri]!.unlink(e);
     e._queued = false;
     this._nActive--;
   }
@@ -608,6 +627,7 @@ export class EventBase {
 
   /** One pass: refresh the time, re-poll level-triggered sources, expire timers, run one queue. */
   #pass(): boolean {
+    if (this.#later.head !== null) this.#admitLater();
     this.#inPass = true;
     this.#cachedWall = -1;
     const now = this.#cachedMono = performance.now();
@@ -645,6 +665,20 @@ export class EventBase {
     }
     this.#inPass = false;
     return ran;
+  }
+
+  /** Moves the deferred callbacks of the previous pass into their priority queues. */
+  #admitLater(): void {
+    const later = this.#later;
+    const qs = this._queues;
+    let e: ActiveEntry | null;
+    while ((e = later.head) !== null) {
+      later.unlink(e);
+      e._inLater = false;
+      let pri = e._pri;
+      if (pri >= qs.length) pri = e._pri = qs.length - 1;
+      qs[pri]!.push(e);
+    }
   }
 }
 

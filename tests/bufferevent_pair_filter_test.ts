@@ -12,7 +12,7 @@ import {
   type Evbuffer,
   EVBUFFER_EOL_LF,
 } from "../bufferevent/mod.ts";
-import { EV_READ, EV_WRITE, EventBase } from "../reactor/mod.ts";
+import { EV_READ, EV_WRITE, EventBase, evtimerNew } from "../reactor/mod.ts";
 import { listenLoopback, readAll } from "./_helpers.ts";
 
 Deno.test("pair: data written to one end arrives at the other", async () => {
@@ -298,4 +298,43 @@ Deno.test("pair: a throwing output callback still lets the write reach the partn
   a.free();
   b.free();
   base.free();
+});
+
+// Pairs (always deferred) used to queue their callbacks into the running pass: a producer whose
+// write callback refills what the other end's read callback drains never left that pass, so no
+// timer, I/O or other JavaScript ran again. Deferred callbacks now run in the next pass, as in
+// libevent.
+Deno.test("pair: a producer/consumer stream lets timers and the runtime run", async () => {
+  const base = new EventBase();
+  const [a, b] = Bufferevent.pairNew(base);
+  try {
+    a.enable(EV_READ | EV_WRITE);
+    b.enable(EV_READ | EV_WRITE);
+    let consumed = 0;
+    let runtimeTimer = false;
+    a.setcb(null, (x) => x.write(new Uint8Array(1024)), null);
+    b.setcb(
+      (x) => {
+        consumed += x.getInput().length;
+        x.getInput().drain(x.getInput().length);
+        // A guard so that a regression fails instead of hanging the test runner.
+        if (consumed > 2e9) base.loopbreak();
+      },
+      null,
+      null,
+    );
+    const id = setTimeout(() => runtimeTimer = true, 20);
+    evtimerNew(base, () => base.loopbreak()).add(50);
+    a.write(new Uint8Array(1024));
+    const t0 = performance.now();
+    await base.dispatch();
+    clearTimeout(id);
+    assert.ok(consumed > 0 && consumed < 2e9, `${consumed} bytes`);
+    assert.ok(performance.now() - t0 < 2000);
+    assert.ok(runtimeTimer, "the runtime's own timer ran meanwhile");
+  } finally {
+    a.free();
+    b.free();
+    base.free();
+  }
 });
