@@ -299,6 +299,8 @@ export class ClientConn implements ClientOwner {
       return;
     }
     cx.owner = null;
+    cx.finished = true;
+    cx.stream = null;
     this.queue.removeAt(i);
     if (i < this.nSent) {
       // The first on the wire: the only way to stop it is to drop the transport (libevent).
@@ -903,7 +905,10 @@ export class ClientConn implements ClientOwner {
     this.#uses++;
     this.#rstate = R_HEAD;
     this.#gotBytes = false;
-    req._cx!.owner = null;
+    const done = req._cx!;
+    done.owner = null;
+    done.finished = true;
+    done.stream = null;
     if (this.#closeAfter || this.#unsolicited()) this.#dropTransport();
     // The next request goes out before the callback runs (libevent's order).
     this.#kick();
@@ -947,6 +952,8 @@ export class ClientConn implements ClientOwner {
   #fail(req: EvhttpRequest, kind: number, err: Error): void {
     const cx = req._cx!;
     cx.owner = null;
+    cx.finished = true;
+    cx.stream = null;
     // A cancelled request was told so already.
     if (cx.discard) return;
     cx.error = err;

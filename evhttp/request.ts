@@ -79,6 +79,8 @@ export class ClientReqState {
   waitContinue = false;
   /** Interim (1xx) responses received so far. */
   interims = 0;
+  /** Answered, failed or cancelled: later body pieces are dropped, not buffered. */
+  finished = false;
   /** The request said `Connection: close`. */
   closeReq = false;
   /** Safe to send again on a new connection (idempotent, no body). */
@@ -409,6 +411,9 @@ export class EvhttpRequest {
       throw new EvError("sendRequestChunk: the request was made without a streamed body");
     }
     if (cx.streamEnded) throw new EvError("sendRequestChunk after sendRequestEnd");
+    // After the request ended (answered, failed, cancelled) a piece goes nowhere: a pump that
+    // does not check would otherwise fill memory with an upload nobody sends.
+    if (cx.finished) return;
     const n = typeof body === "string" ? -1 : body.length;
     if (n === 0 || body === "") return;
     const out = cx.stream ??= new Evbuffer();
@@ -434,6 +439,7 @@ export class EvhttpRequest {
     }
     if (cx.streamEnded) return;
     cx.streamEnded = true;
+    if (cx.finished) return;
     (cx.stream ??= new Evbuffer()).add("0\r\n\r\n");
     if (cx.owner !== null) cx.owner._streamMore(this);
   }

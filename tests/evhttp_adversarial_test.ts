@@ -414,6 +414,31 @@ Deno.test("client: endless interim (1xx) responses fail the request; a few are s
   });
 });
 
+// An upload pump that keeps calling sendRequestChunk after its request failed used to buffer every
+// piece (300 MB for 300 pieces of 1 MiB); once the request has ended the pieces are dropped.
+Deno.test("client: body pieces sent after the request failed are dropped, not buffered", async () => {
+  await withFake(async (conn) => {
+    const r = new Reader(conn);
+    await r.request().catch(() => null);
+    // Head read: go away without answering.
+  }, async ({ port }) => {
+    await withClient(async (base, track) => {
+      const conn = track(EvhttpConnection.baseNew(base, null, "127.0.0.1", port));
+      let failed = false;
+      const req = new EvhttpRequest(() => failed = true);
+      req.getOutputHeaders().add("Transfer-Encoding", "chunked");
+      req.sendRequestChunk("first");
+      conn.makeRequest(req, EVHTTP_REQ_POST, "/upload");
+      await until(() => failed, 5000, "the request to fail");
+      const piece = new Uint8Array(1024 * 1024);
+      for (let i = 0; i < 50; i++) req.sendRequestChunk(piece);
+      req.sendRequestEnd();
+      const cx = (req as unknown as { _cx: { stream: { length: number } | null } })._cx;
+      assert.equal(cx.stream?.length ?? 0, 0, "nothing kept for a request that is over");
+    });
+  });
+});
+
 // Hardening (libevent accepts it): a response nobody asked for, arriving in the same segment as
 // a real one, is not taken as the answer to the next queued request; the connection is dropped
 // and request 2 gets its real answer on a new one.
