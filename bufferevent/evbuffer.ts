@@ -388,6 +388,7 @@ export class Evbuffer {
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
     const n = bytes.length;
     if (n === 0) return;
+    this._eolSeen = 0; // the front changes (readln's resume point with it)
     const c = this._c;
     if (this._h === c.length) {
       this._appendBytes(bytes);
@@ -424,18 +425,15 @@ export class Evbuffer {
     }
     const n = src._len;
     if (src === this || n === 0) return;
-    const moved: Chunk[] = [];
+    // Linked in front one by one (last first), into the room _unshift keeps: O(source chunks),
+    // not a rebuild of this whole chain per call.
     const sc = src._c;
-    for (let i = src._h; i < sc.length; i++) {
+    for (let i = sc.length - 1; i >= src._h; i--) {
       const ch = sc[i];
       if (ch.end === ch.off) {
         if (ch.flags !== 0) src._release(ch);
-      } else moved.push(ch);
+      } else this._unshift(ch);
     }
-    const c = this._c;
-    for (let i = this._h; i < c.length; i++) moved.push(c[i]);
-    this._c = moved;
-    this._h = 0;
     this._nFiles += src._nFiles;
     this._len += n;
     src._reset();
@@ -1176,8 +1174,18 @@ export class Evbuffer {
   /** Links `ch` at the front, reusing a drained slot when there is one. */
   private _unshift(ch: Chunk): void {
     this._eolSeen = 0;
-    if (this._h > 0) this._c[--this._h] = ch;
-    else this._c.unshift(ch);
+    if (this._h === 0) {
+      // Room in front as large as the chain (at least 8 slots): repeated prepends cost O(1)
+      // each instead of moving the whole chain every time (160 000 prepends: 6 s).
+      const c = this._c;
+      const room = Math.max(8, c.length);
+      const grown = new Array<Chunk>(room + c.length);
+      grown.fill(DEAD, 0, room);
+      for (let i = 0; i < c.length; i++) grown[room + i] = c[i];
+      this._c = grown;
+      this._h = room;
+    }
+    this._c[--this._h] = ch;
   }
 
   /** Removes an empty plain chunk at the tail so that linked chunks do not follow a hole. */

@@ -26,6 +26,27 @@ function text(buf: Evbuffer): string {
   return buf.toString();
 }
 
+Deno.test("Evbuffer prepend and prependBuffer keep order and stay linear", () => {
+  const b = new Evbuffer();
+  b.add("end");
+  const t0 = performance.now();
+  // 300-byte pieces do not fit the room before the first chunk's data: each links a chunk.
+  for (let i = 0; i < 80_000; i++) b.prepend(new Uint8Array(300).fill(i & 0xff));
+  for (let i = 0; i < 20_000; i++) {
+    const src = new Evbuffer();
+    src.add(String.fromCharCode(97 + (i % 26)).repeat(300));
+    b.prependBuffer(src);
+  }
+  const ms = performance.now() - t0;
+  assert.equal(b.length, 80_000 * 300 + 20_000 * 300 + 3);
+  // The last prependBuffer is first, then the earlier ones; the last prepend after them.
+  assert.equal(b.copyout(1)[0], 97 + (19_999 % 26));
+  assert.equal(b.copyoutFrom(20_000 * 300, 1)[0], 79_999 & 0xff);
+  assert.equal(new TextDecoder().decode(b.copyoutFrom(b.length - 3, 3)), "end");
+  // Each moved the whole chain (160 000 prepends: 6 s; 40 000 prependBuffers: 4.5 s).
+  assert.ok(ms < 2000, `${ms.toFixed(0)} ms`);
+});
+
 Deno.test("Evbuffer toString of a file segment whose file was truncated is empty, not a TypeError", () => {
   const path = Deno.makeTempFileSync();
   try {
