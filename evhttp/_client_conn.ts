@@ -49,7 +49,7 @@ import {
 } from "./constants.ts";
 import type { EvhttpConnection } from "./connection.ts";
 import { extMethodName, hasToken } from "./_reply.ts";
-import { type ClientOwner, ClientReqState, type EvhttpRequest } from "./request.ts";
+import { _catchAsync, type ClientOwner, ClientReqState, type EvhttpRequest } from "./request.ts";
 
 // Transport states.
 const C_DISCONNECTED = 0;
@@ -888,7 +888,7 @@ export class ClientConn implements ClientOwner {
     if (cb === null || buf.length === 0) return true;
     const bev = this.#bev;
     try {
-      cb(req, req._arg);
+      _catchAsync(cb(req, req._arg), this.base);
     } catch (e) {
       this.base._reportError(e);
     }
@@ -916,7 +916,7 @@ export class ClientConn implements ClientOwner {
     const cb = req._cb;
     if (cb === null) return;
     try {
-      cb(req, req._arg);
+      _catchAsync(cb(req, req._arg), this.base);
     } catch (e) {
       this.base._reportError(e);
     }
@@ -963,7 +963,7 @@ export class ClientConn implements ClientOwner {
     const cb = req._cb;
     if (cb === null) return;
     try {
-      cb(req, req._arg);
+      _catchAsync(cb(req, req._arg), this.base);
     } catch (e) {
       this.base._reportError(e);
     }

@@ -45,6 +45,7 @@ import { EvhttpConnection } from "./connection.ts";
 import type { Evkeyvalq } from "./keyvalq.ts";
 import type { Evhttp, EvhttpErrorCb } from "./evhttp.ts";
 import {
+  _catchAsync,
   EvhttpRequest,
   REPLY_DONE,
   REPLY_NOT_STARTED,
@@ -717,7 +718,7 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
     const cb = req._chunkCb;
     if (cb === null || buf.length === 0) return true;
     try {
-      cb(req, req._arg);
+      _catchAsync(cb(req, req._arg), this._base);
     } catch (e) {
       this._base._reportError(e);
     }
@@ -735,14 +736,28 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
       this.#default404(req);
       return;
     }
+    let r: unknown;
     try {
-      cb(req, req._arg);
+      r = cb(req, req._arg);
     } catch (e) {
-      this._base._reportError(e);
-      if (this.req === req && req._replyState === REPLY_NOT_STARTED && this.state !== S_FREED) {
-        this.#writeErrorPage(req, 500, undefined, null);
-      }
+      this.#handlerFailed(req, e);
+      return;
     }
+    // An async handler's rejection is the same failure: reported (not an unhandled rejection
+    // that ends the process) and answered.
+    if (r instanceof Promise) r.then(undefined, (e) => this.#handlerFailed(req, e));
+  }
+
+  /**
+   * A handler threw (or its promise rejected): 500 if it had not begun its reply; if it was
+   * streaming one, the connection is closed after what was written, so the client sees the
+   * reply cut short instead of waiting for its end.
+   */
+  #handlerFailed(req: EvhttpRequest, e: unknown): void {
+    this._base._reportError(e);
+    if (this.req !== req || this.state === S_FREED) return;
+    if (req._replyState === REPLY_NOT_STARTED) this.#writeErrorPage(req, 500, undefined, null);
+    else if (req._replyState === REPLY_STREAMING) this.#closeWhenWritten();
   }
 
   #default404(req: EvhttpRequest): void {

@@ -13,8 +13,19 @@ import { Evkeyvalq } from "./keyvalq.ts";
 import { isValidStatus } from "./status.ts";
 import { EvhttpUri } from "./uri.ts";
 
-/** A request callback: `(req, arg)`. */
+/**
+ * A request callback: `(req, arg)`. It may be async: a rejection is reported like a throw (and
+ * a request not yet answered gets a 500).
+ */
 export type RequestCb = (req: EvhttpRequest, arg?: unknown) => void;
+
+/**
+ * Routes the rejection of an async callback's promise to the base's error report, so it is logged like a throw
+ * instead of ending the process as an unhandled rejection. @ignore
+ */
+export function _catchAsync(r: unknown, base: { _reportError(e: unknown): void }): void {
+  if (r instanceof Promise) r.then(undefined, (e) => base._reportError(e));
+}
 
 /** Called when a request fails: `(EVREQ_HTTP_* code, arg)`. */
 export type RequestErrorCb = (err: number, arg?: unknown) => void;

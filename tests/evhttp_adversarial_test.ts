@@ -17,7 +17,14 @@ import { EV_TIMEOUT } from "../reactor/mod.ts";
 import { InternalTimer } from "../reactor/_internal_timer.ts";
 import { eofGrace } from "../evhttp/_server_conn.ts";
 import { BEV_OPT_CLOSE_ON_FREE, Bufferevent } from "../bufferevent/mod.ts";
-import { RawClient, Reader, withClient, withFake, withServer } from "./_evhttp_helpers.ts";
+import {
+  exchange,
+  RawClient,
+  Reader,
+  withClient,
+  withFake,
+  withServer,
+} from "./_evhttp_helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -1167,5 +1174,46 @@ Deno.test("after a half-close, each pipelined handler gets its own read timeout"
     assert.equal(a?.status, 200);
     assert.deepEqual(errors, [], `requests dropped with EVREQ_HTTP_EOF: ${errors}`);
     assert.equal(b?.status, 200, "the second pipelined reply was lost");
+  });
+});
+
+// An async handler is a RequestCb too: its rejection used to be an unhandled rejection that ended
+// the whole process (the client got nothing). A handler failing after sendReplyStart left the
+// client waiting for the end of a stream that would never come.
+Deno.test("server: an async handler's rejection gets a 500; a failure mid-stream closes the reply", async () => {
+  const logs: string[] = [];
+  await withServer((http, base) => {
+    base.setLogCallback((_s, m) => logs.push(m));
+    http.setCb("/async", async () => {
+      await Promise.resolve();
+      throw new Error("async boom");
+    });
+    http.setCb("/stream", (req) => {
+      req.sendReplyStart(200, null);
+      req.sendReplyChunk("partial");
+      throw new Error("stream boom");
+    });
+    http.setCb("/ok", (req) => req.sendReply(200, null, "ok"));
+  }, async ({ port }) => {
+    const a =
+      (await exchange(port, "GET /async HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"))!;
+    assert.equal(a.status, 500);
+    const c = await RawClient.connect(port);
+    try {
+      await c.send("GET /stream HTTP/1.1\r\nHost: h\r\n\r\n");
+      const text = await within(c.readToEof(), 5000, null);
+      assert.ok(text !== null, "the cut-short stream was not closed");
+      assert.match(text, /partial/);
+      assert.ok(!text.endsWith("0\r\n\r\n"), "no final chunk: the client sees the reply cut short");
+    } finally {
+      c.close();
+    }
+    assert.equal(
+      (await exchange(port, "GET /ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"))!.status,
+      200,
+    );
+    assert.ok(
+      logs.some((m) => m.includes("async boom")) && logs.some((m) => m.includes("stream boom")),
+    );
   });
 });
