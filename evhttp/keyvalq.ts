@@ -41,18 +41,28 @@ function badKey(k: string): boolean {
   if (k.length === 0) return true;
   for (let i = 0; i < k.length; i++) {
     const c = k.charCodeAt(i);
-    if (c === 0x0d || c === 0x0a) return true;
+    if (c >= 128 || !TCHAR[c]) return true;
   }
   return false;
 }
 
-/** libevent's rule: every run of CR/LF must be followed by SP or HT (a folded value). */
+/** RFC 9110 §5.6.2 `tchar`: what a field name may be made of. */
+const TCHAR = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0x21; c < 0x7f; c++) t[c] = 1;
+  for (const ch of '"(),/:;<=>?@[\\]{}') t[ch.charCodeAt(0)] = 0;
+  return t;
+})();
+
+/**
+ * CR, LF and NUL are refused outright: libevent lets a CR/LF run followed by a space or tab
+ * through (a folded value), but RFC 9110 §5.5 forbids senders to fold, and a decoded query value
+ * of "\r\n\r\n " put in a header ended the head early (response splitting).
+ */
 function badValue(v: string): boolean {
   for (let i = 0; i < v.length; i++) {
-    let c = v.charCodeAt(i);
-    if (c !== 0x0d && c !== 0x0a) continue;
-    while (c === 0x0d || c === 0x0a) c = v.charCodeAt(++i);
-    if (c !== 0x20 && c !== 0x09) return true;
+    const c = v.charCodeAt(i);
+    if (c === 0x0d || c === 0x0a || c === 0) return true;
   }
   return false;
 }
@@ -64,8 +74,9 @@ const NO_ENTRIES: string[] = [];
  * An ordered list of key/value pairs (HTTP headers, query parameters). Duplicates are kept in
  * order; lookups compare keys case-insensitively and return the first match.
  *
- * `add` rejects what libevent's `evhttp_add_header` rejects: an empty key, a key containing CR or
- * LF, and a value containing CR or LF not followed by a space or tab.
+ * `add` and `set` reject a key that is not an HTTP token (RFC 9110 §5.6.2; libevent only refuses
+ * empty keys and CR/LF) and a value containing CR, LF or NUL (libevent lets a folded value
+ * through; senders must not fold, RFC 9110 §5.5, and folding let a value end a head early).
  *
  * @example
  * ```ts
@@ -114,8 +125,8 @@ export class Evkeyvalq {
   }
 
   /**
-   * Appends a pair. Throws `TypeError` for an empty key, a key with CR or LF, or a value with
-   * CR/LF not followed by a space or tab.
+   * Appends a pair. Throws `TypeError` for a key that is not a token or a value with CR, LF or
+   * NUL.
    */
   add(key: string, value: string): void {
     // Handlers add the same few names and values on every request: remember what passed.
