@@ -772,6 +772,12 @@ export class ServerConn extends EvhttpConnection implements RequestOwner {
   // ------------------------------------------------------------------ replies
 
   _sendReply(req: EvhttpRequest, code: number, reason: string | null, body?: ReplyBody): void {
+    // Checked before anything is written: a bad body used to fail after the head went out, and
+    // the 500 page followed a 200 head on the same connection.
+    if (
+      body !== undefined && body !== null && typeof body !== "string" &&
+      !(body instanceof Uint8Array) && !(body instanceof Evbuffer)
+    ) throw new TypeError("a reply body is a string, a Uint8Array or an Evbuffer");
     if (this.req !== req || this.state === S_FREED) return;
     if (code === 101) {
       this.#switchProtocols(req, reason);

@@ -1217,3 +1217,20 @@ Deno.test("server: an async handler's rejection gets a 500; a failure mid-stream
     );
   });
 });
+
+Deno.test("server: a reply body of the wrong type throws before anything is written (a 500, not a 200 head then a 500)", async () => {
+  await withServer((http, base) => {
+    base.setLogCallback(() => {});
+    http.setCb("/bad", (req) => req.sendReply(200, null, 12345 as unknown as string));
+  }, async ({ port }) => {
+    const c = await RawClient.connect(port);
+    try {
+      await c.send("GET /bad HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+      const text = (await within(c.readToEof(), 5000, null))!;
+      assert.match(text, /^HTTP\/1\.1 500 /);
+      assert.equal(text.split("HTTP/1.1 ").length - 1, 1, "one status line");
+    } finally {
+      c.close();
+    }
+  });
+});
