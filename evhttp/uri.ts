@@ -598,7 +598,10 @@ export function evhttpDecodeUri(s: string): string {
  */
 export function requestPath(target: string): string | null {
   let path: string;
-  if (target.charCodeAt(0) === 0x2f && target.charCodeAt(1) !== 0x2f) {
+  // Any target starting with "/" is origin-form (RFC 9112 §3.2.1), "//x/admin" included: read as
+  // a URI it had the authority "x" and routed to "/admin" (libevent does), past a front proxy's
+  // rules for "/admin".
+  if (target.charCodeAt(0) === 0x2f) {
     let end = target.length;
     for (let i = 1; i < end; i++) {
       const c = target.charCodeAt(i);
@@ -609,6 +612,8 @@ export function requestPath(target: string): string | null {
     const uri = EvhttpUri.parse(target, EVHTTP_URI_NONCONFORMANT);
     if (uri === null) return null;
     path = uri.path!;
+    // An absolute target without a path asks for "/" (RFC 9110 §4.2.3).
+    if (path === "" && uri.host !== null) path = "/";
   }
   return path.indexOf("%") < 0 ? path : evhttpUridecode(path, false);
 }

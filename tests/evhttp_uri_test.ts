@@ -499,3 +499,11 @@ Deno.test("query parsing stays linear: many distinct keys with LAST_VAL, many pa
   assert.equal(r.find("b"), "1");
   assert.ok(lastValMs < 2000 && noEqMs < 2000, `${lastValMs.toFixed(0)} / ${noEqMs.toFixed(0)} ms`);
 });
+
+Deno.test("requestPath: '//' starts an origin-form path, not an authority; an absolute target without a path is '/'", () => {
+  assert.equal(requestPath("//evil.com/admin"), "//evil.com/admin");
+  assert.equal(requestPath("//sub?q"), "//sub");
+  assert.equal(requestPath("http://zzz"), "/");
+  assert.equal(requestPath("http://zzz/p%20q?x"), "/p q");
+  assert.equal(requestPath("/a%20b?x#f"), "/a b");
+});
