@@ -141,6 +141,8 @@ export class SocketBackend implements BevBackend {
   #tls: TlsSettings | null;
   /** The TLS connection whose handshake is in flight, and its deadline (server side). */
   #hsConn: Deno.TlsConn | null = null;
+  /** The handshake in progress is a server's (on a connection the user handed over). */
+  #hsServer = false;
   #hsTimer: InternalTimer | null = null;
   /** Read-ahead cap state: the stall timer, what is left of the current grant, the count of
    * completed writes and its value when the stall timer was armed. */
@@ -228,6 +230,7 @@ export class SocketBackend implements BevBackend {
       timer.arm(this.#tls?.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS);
     }
     this.#hsConn = tc;
+    this.#hsServer = server;
     this.#hsTimer = timer;
     try {
       await tc.handshake();
@@ -357,9 +360,11 @@ export class SocketBackend implements BevBackend {
     this.#stallTimer?.disarm();
     if (this.#hsConn !== null) {
       // Freed mid-handshake: its deadline must not keep the loop running, and with
-      // CLOSE_ON_FREE the connection goes now (the handshake then fails, unobserved).
+      // CLOSE_ON_FREE the connection goes now (the handshake then fails, unobserved). So does a
+      // client's TLS connection, which only this bufferevent holds (startTls took the TCP one):
+      // left open, its pending handshake kept the process alive for ever.
       this.#hsTimer?.disarm();
-      if (bev._closeOnFree()) {
+      if (bev._closeOnFree() || !this.#hsServer) {
         try {
           this.#hsConn.close();
         } catch { /* already closed */ }
