@@ -257,10 +257,10 @@ let memoOn = false;
 let memoGen = 0;
 // Indexed by offset, allocated on first use and grown to the largest message seen; stamped
 // instead of cleared, so a small message costs nothing to forget.
-let memoStamps: Int32Array | null = null;
+let memoStamps: Int32Array = new Int32Array(0);
 /** Each memoized name's wire length (root byte included, low 8 bits) and the pointer hops its
  * decoding took (above them), so a name reached through the memo obeys the same limits. */
-let memoWires: Int32Array | null = null;
+let memoWires: Int32Array = new Int32Array(0);
 let memoNames: string[] = [];
 /** Wire length of the name `readName` decoded last, and the hops counted when it ended. */
 let nameWire = 0;
@@ -337,8 +337,9 @@ function joinSuffix(
   n: number,
   wire: number,
 ): string | null {
-  const end = nameEnd;
-  if (memoStamps === null || memoStamps.length <= target) {
+  // The prefix is copied out first: decoding the suffix reuses the character scratch.
+  const prefix = n === 0 ? "" : charsToString(n);
+  if (memoStamps.length <= target) {
     // Sized by the largest message seen (most are a few hundred bytes); entries start stale.
     let size = 512;
     while (size < len) size *= 2;
@@ -347,23 +348,16 @@ function joinSuffix(
     memoNames = new Array<string>(size).fill("");
   }
   if (memoStamps[target] !== memoGen) {
-    // The prefix is copied out first: decoding the suffix reuses the character scratch.
-    const prefix = n === 0 ? "" : charsToString(n);
+    const end = nameEnd;
     const s = readName(buf, target, len, hops);
     if (s === null) return null;
+    nameEnd = end;
     memoStamps[target] = memoGen;
     memoNames[target] = s;
-    memoWires![target] = ((nameHops - hops) << 8) | nameWire;
-    nameEnd = end;
-    return joined(prefix, s, wire - 1 + nameWire, nameHops);
+    memoWires[target] = ((nameHops - hops) << 8) | nameWire;
   }
-  const w = memoWires![target];
-  return joined(
-    n === 0 ? "" : charsToString(n),
-    memoNames[target],
-    wire - 1 + (w & 0xff),
-    hops + (w >> 8),
-  );
+  const w = memoWires[target];
+  return joined(prefix, memoNames[target], wire - 1 + (w & 0xff), hops + (w >> 8));
 }
 
 function joined(prefix: string, suffix: string, wire: number, hops: number): string | null {

@@ -527,6 +527,55 @@ const CACHE_MAX = 16384;
  */
 export const dnsCacheLimits = { maxCost: 32 * 1024 * 1024, entryMaxCost: 2 * 1024 * 1024 };
 
+/**
+ * One of the resolver's caches: oldest first (a Map keeps insertion order), bounded by the entry
+ * count and by the summed `cost` of its entries.
+ */
+class CostedCache<V extends { cost: number }> {
+  readonly #map = new Map<string, V>();
+  #cost = 0;
+
+  get(key: string): V | undefined {
+    return this.#map.get(key);
+  }
+
+  delete(key: string): void {
+    const v = this.#map.get(key);
+    if (v === undefined) return;
+    this.#map.delete(key);
+    this.#cost -= v.cost;
+  }
+
+  clear(): void {
+    this.#map.clear();
+    this.#cost = 0;
+  }
+
+  /** Stores `v` under `key` (replacing any), evicting the oldest to make room for it. */
+  set(key: string, v: V): void {
+    this.delete(key);
+    this.#evict(CACHE_MAX - 1, dnsCacheLimits.maxCost - v.cost);
+    this.#map.set(key, v);
+    this.#cost += v.cost;
+  }
+
+  /** `v` (stored under `key`) now costs `cost`: dropped if over an entry's bound, else room made. */
+  recost(key: string, v: V, cost: number): void {
+    this.#cost += cost - v.cost;
+    v.cost = cost;
+    if (cost > dnsCacheLimits.entryMaxCost) this.delete(key);
+    else this.#evict(CACHE_MAX, dnsCacheLimits.maxCost);
+  }
+
+  /** Drops the oldest entries while more than `count` or a cost over `cost`. */
+  #evict(count: number, cost: number): void {
+    const map = this.#map;
+    while (map.size > 0 && (map.size > count || this.#cost > cost)) {
+      this.delete(map.keys().next().value!);
+    }
+  }
+}
+
 /** A search domain without leading dots or the trailing one ("" if nothing is left). */
 function searchDomain(domain: string): string {
   let d = domain;
@@ -640,11 +689,8 @@ export class EvdnsBase {
   #live = new Set<EvdnsRequest>();
   #liveGai = new Set<EvdnsGetaddrinfoRequest>();
   #socks: (UdpSock | null)[] = [null, null, null, null];
-  #cache = new Map<string, CacheEntry>();
-  /** Sum of the cached answers' costs. */
-  #cacheCost = 0;
-  #gaiCache = new Map<string, GaiCacheEntry>();
-  #gaiCost = 0;
+  #cache = new CostedCache<CacheEntry>();
+  #gaiCache = new CostedCache<GaiCacheEntry>();
   /**
    * Repeated getaddrinfo calls: (node, service, hints) → the cache entry their last call was
    * answered from, skipping service parsing, numeric and hosts-file checks. Cleared whenever the
@@ -944,9 +990,7 @@ export class EvdnsBase {
   /** Empties the answer cache (resolver and `getaddrinfo`). */
   cacheClear(): void {
     this.#cache.clear();
-    this.#cacheCost = 0;
     this.#gaiCache.clear();
-    this.#gaiCost = 0;
     this.#gaiFast.clear();
   }
 
@@ -1036,9 +1080,7 @@ export class EvdnsBase {
     for (const s of this.#servers) s.tcp?.close();
     this.#servers = [];
     this.#cache.clear();
-    this.#cacheCost = 0;
     this.#gaiCache.clear();
-    this.#gaiCost = 0;
     this.#gaiFast.clear();
   }
 
@@ -1093,45 +1135,6 @@ export class EvdnsBase {
     return req._type + ":" + req._candidates[req._ci].toLowerCase();
   }
 
-  /** Caches an answer, evicting the oldest while over the entry count or the cost budget. */
-  #cacheStore(
-    req: EvdnsRequest,
-    cost: number,
-    ttl: number,
-    result: number,
-    rrs: DnsRR[],
-    addrs: string[],
-    cname: string | null,
-  ): void {
-    const cache = this.#cache;
-    const key = this.#cacheKey(req);
-    this.#cacheDelete(key);
-    while (
-      cache.size > 0 && (cache.size >= CACHE_MAX || this.#cacheCost + cost > dnsCacheLimits.maxCost)
-    ) {
-      this.#cacheDelete(cache.keys().next().value!);
-    }
-    const now = this._base._monoNow();
-    cache.set(key, {
-      expires: now + ttl * 1000,
-      stored: now,
-      cost,
-      result,
-      ttl,
-      rrs,
-      addrs,
-      cname,
-    });
-    this.#cacheCost += cost;
-  }
-
-  #cacheDelete(key: string): void {
-    const e = this.#cache.get(key);
-    if (e === undefined) return;
-    this.#cache.delete(key);
-    this.#cacheCost -= e.cost;
-  }
-
   /** Tries the current candidate: from the cache, or queued for the network. */
   #submit(req: EvdnsRequest): void {
     if (this.#cacheOn && (req._flags & DNS_QUERY_NO_CACHE) === 0 && req._probe === null) {
@@ -1145,7 +1148,7 @@ export class EvdnsBase {
           this.#answer(req, e.result, ttl, e.rrs, e.addrs, e.cname, false);
           return;
         }
-        this.#cacheDelete(key);
+        this.#cache.delete(key);
       }
     }
     if (this.#suspended || this.#nInflight >= this.#opts.maxInflight) {
@@ -1466,7 +1469,17 @@ export class EvdnsBase {
     ) {
       const cost = entryCost(rrs, addrs, cname);
       if (cost <= dnsCacheLimits.entryMaxCost) {
-        this.#cacheStore(req, cost, ttl, result, rrs, addrs, cname);
+        const now = this._base._monoNow();
+        this.#cache.set(this.#cacheKey(req), {
+          expires: now + ttl * 1000,
+          stored: now,
+          cost,
+          result,
+          ttl,
+          rrs,
+          addrs,
+          cname,
+        });
       }
     }
     if (fresh) req._stored = -1;
@@ -1864,7 +1877,6 @@ export class EvdnsBase {
     const cache = this.#gaiCache;
     let ce = cache.get(lower);
     if (ce === undefined) {
-      if (cache.size >= CACHE_MAX) this.#gaiDelete(cache.keys().next().value!);
       ce = { v4: null, v4Exp: 0, v6: null, v6Exp: 0, canon: null, built: new Map(), cost: 0 };
       cache.set(lower, ce);
     }
@@ -1884,20 +1896,7 @@ export class EvdnsBase {
     // Built results count twice over their lists: they are objects per address.
     const cost = 3 * entryCost(NO_RRS, ce.v4 ?? NO_ADDRS, null) +
       3 * entryCost(NO_RRS, ce.v6 ?? NO_ADDRS, canon);
-    this.#gaiCost += cost - ce.cost;
-    ce.cost = cost;
-    if (cost > dnsCacheLimits.entryMaxCost) {
-      this.#gaiDelete(lower);
-      return;
-    }
-    while (this.#gaiCost > dnsCacheLimits.maxCost) this.#gaiDelete(cache.keys().next().value!);
-  }
-
-  #gaiDelete(key: string): void {
-    const ce = this.#gaiCache.get(key);
-    if (ce === undefined) return;
-    this.#gaiCache.delete(key);
-    this.#gaiCost -= ce.cost;
+    cache.recost(lower, ce, cost);
   }
 
   #gaiStopSkew(g: EvdnsGetaddrinfoRequest): void {
