@@ -15,6 +15,7 @@
 import { flag } from "../examples/_args.ts";
 import { freePort, ROOT, Server } from "./_proc.ts";
 import { hasCmd, printWrkTable, runWrk, type WrkResult } from "./_wrk.ts";
+import { serveEvhttp } from "./_evdeno_server.ts";
 
 const TOOLS = Deno.env.get("TOOLS") ?? "/work/shared/tools";
 const BUILD = `${ROOT}bench/.build`;
@@ -24,23 +25,13 @@ const HELLO = "hello\n";
 
 // ---------------------------------------------------------------- server modes
 
-async function serveEvdeno(port: number): Promise<void> {
-  const { EventBase, Evhttp, evsignalNew } = await import("../mod.ts");
-  const base = new EventBase();
-  const http = new Evhttp(base);
-  http.setCb("/hello", (req) => {
-    req.getOutputHeaders().add("Content-Type", "text/plain");
-    req.sendReply(200, null, HELLO);
+function serveEvdeno(port: number): Promise<void> {
+  return serveEvhttp(port, (http) => {
+    http.setCb("/hello", (req) => {
+      req.getOutputHeaders().add("Content-Type", "text/plain");
+      req.sendReply(200, null, HELLO);
+    });
   });
-  http.bindSocket("127.0.0.1", port);
-  const sig = evsignalNew(base, "SIGTERM", () => {
-    sig.del();
-    http.free();
-    base.loopbreak();
-  });
-  sig.add();
-  console.log(`listening on 127.0.0.1:${port}`);
-  await base.dispatch();
 }
 
 function serveDeno(port: number): void {

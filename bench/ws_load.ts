@@ -11,31 +11,20 @@
 import { flag } from "../examples/_args.ts";
 import { cpuSeconds, freePort, Server } from "./_proc.ts";
 import { hasCmd } from "./_wrk.ts";
+import { serveEvhttp } from "./_evdeno_server.ts";
 
 const SECS = Number(flag("secs", "5"));
 
-async function serveEvdeno(port: number): Promise<void> {
-  const { EventBase, Evhttp, evsignalNew, evwsNewSession, WS_TEXT_FRAME } = await import(
-    "../mod.ts"
-  );
-  const base = new EventBase();
-  const http = new Evhttp(base);
+function serveEvdeno(port: number): Promise<void> {
   const dec = new TextDecoder();
-  http.setCb("/ws", (req) => {
-    evwsNewSession(req, (evws, type, data) => {
-      if (type === WS_TEXT_FRAME) evws.sendText(dec.decode(data));
-      else evws.sendBinary(data);
+  return serveEvhttp(port, (http, { evwsNewSession, WS_TEXT_FRAME }) => {
+    http.setCb("/ws", (req) => {
+      evwsNewSession(req, (evws, type, data) => {
+        if (type === WS_TEXT_FRAME) evws.sendText(dec.decode(data));
+        else evws.sendBinary(data);
+      });
     });
   });
-  http.bindSocket("127.0.0.1", port);
-  const sig = evsignalNew(base, "SIGTERM", () => {
-    sig.del();
-    http.free();
-    base.loopbreak();
-  });
-  sig.add();
-  console.log(`listening on 127.0.0.1:${port}`);
-  await base.dispatch();
 }
 
 function serveDeno(port: number): void {
